@@ -1,0 +1,14 @@
+VENV ?= .venv
+
+$(VENV)/.installed: pyproject.toml scripts/setup.sh
+	bash scripts/setup.sh $(VENV)
+
+.PHONY: quickstart test lint
+quickstart: $(VENV)/.installed
+	$(VENV)/bin/lingotune run recipes/quickstart.yaml
+
+test: $(VENV)/.installed
+	$(VENV)/bin/python -m pytest -q
+
+lint: $(VENV)/.installed
+	$(VENV)/bin/ruff check lingotune tests benchmarks

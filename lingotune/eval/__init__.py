@@ -1,0 +1,1 @@
+"""Evaluation: answer-language fidelity, extractive QA, translation, English retention, reports."""

@@ -1,0 +1,1 @@
+"""Merging experts (layer swapping, revert-after-training, standard merges) on top of mergekit."""

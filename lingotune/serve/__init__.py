@@ -1,0 +1,1 @@
+"""Serving adapted models behind an OpenAI-compatible endpoint."""

@@ -1,0 +1,1 @@
+"""Training: supervised fine-tuning (full or LoRA) on chat examples, with assistant-only loss."""
