@@ -1,0 +1,222 @@
+"""Recipe schema and loading.
+
+A recipe is YAML validated by these pydantic models before any work starts: an unknown key or a
+wrong type is reported with the key's dotted path, the file and the line. ``key=value`` overrides
+from the command line are applied to the YAML tree first, so they are validated the same way.
+Relative data paths are resolved against the recipe's folder, then the working directory, then the
+lingotune checkout, and must exist.
+"""
+
+from __future__ import annotations
+
+from pathlib import Path
+from typing import Any, Literal
+
+import yaml
+from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_validator
+
+from lingotune.errors import RecipeError
+from lingotune.paths import repo_root
+
+LANGUAGE_CODE = r"^[a-z]{2,3}([-_][A-Za-z0-9]{2,8})*$"
+DataFormat = Literal["auto", "alpaca", "sharegpt", "messages", "squad", "parallel", "hf", "mt_bench"]
+
+
+class Strict(BaseModel):
+    model_config = ConfigDict(extra="forbid")
+
+
+class ModelSpec(Strict):
+    source: str = "smollm2-135m-instruct"
+    trust_remote_code: bool = False
+    dtype: Literal["auto", "float32", "bfloat16", "float16"] = "auto"
+
+
+class DataSource(Strict):
+    name: str
+    path: str | list[str]
+    format: DataFormat = "auto"
+    language: str = Field(pattern=LANGUAGE_CODE)
+    source_language: str | None = Field(default=None, pattern=LANGUAGE_CODE)
+    builder: Literal["as_is", "extractive_qa", "translation"] = "as_is"
+    prompt_template: str | None = None
+    max_context_chars: int | None = Field(default=None, gt=0)
+    weight: float = Field(default=1.0, ge=0)
+    max_examples: int | None = Field(default=None, gt=0)
+
+
+class DataSpec(Strict):
+    sources: list[DataSource] = Field(min_length=1)
+    total_examples: int | None = Field(default=None, gt=0)
+
+
+class LoraSpec(Strict):
+    r: int = Field(default=16, gt=0)
+    alpha: float = 32
+    dropout: float = Field(default=0.0, ge=0, lt=1)
+    target_modules: str | list[str] = "all-linear"
+
+
+class TrainSpec(Strict):
+    method: Literal["lora", "full"] = "lora"
+    lora: LoraSpec = LoraSpec()
+    learning_rate: float = Field(default=2e-4, gt=0)
+    epochs: float = Field(default=1.0, gt=0)
+    max_steps: int = -1
+    batch_size: int = Field(default=8, gt=0)
+    grad_accum: int = Field(default=1, gt=0)
+    max_length: int = Field(default=512, gt=0)
+    warmup_ratio: float = Field(default=0.03, ge=0, lt=1)
+    lr_scheduler: str = "cosine"
+    weight_decay: float = 0.0
+    save_steps: int = Field(default=50, gt=0)
+    save_total_limit: int = Field(default=2, gt=0)
+    resume: bool = False
+    report_to: str | list[str] = "none"
+    loss_on: Literal["assistant", "all"] = "assistant"
+    logging_steps: int = Field(default=1, gt=0)
+    dtype: Literal["auto", "float32", "bfloat16", "float16"] = "auto"
+
+
+class EvalTask(Strict):
+    name: str
+    kind: Literal["qa", "translation", "fidelity"]
+    path: str | list[str]
+    format: DataFormat = "auto"
+    language: str = Field(pattern=LANGUAGE_CODE)
+    source_language: str | None = Field(default=None, pattern=LANGUAGE_CODE)
+    prompt_template: str | None = None
+    max_items: int | None = Field(default=None, gt=0)
+    max_new_tokens: int = Field(default=32, gt=0)
+    retention: bool = False
+
+
+class EvalSpec(Strict):
+    tasks: list[EvalTask] = Field(min_length=1)
+    batch_size: int = Field(default=16, gt=0)
+    dtype: Literal["auto", "float32", "bfloat16", "float16"] = "auto"
+    bootstrap_resamples: int = Field(default=1000, gt=0)
+    cache_base: bool = True
+    samples_in_report: int = Field(default=5, ge=0)
+
+
+class Recipe(Strict):
+    name: str = Field(pattern=r"^[A-Za-z0-9_.-]+$")
+    description: str = ""
+    seed: int = 0
+    language: str = Field(pattern=LANGUAGE_CODE)
+    language_names: dict[str, str] = {}
+    output_dir: str | None = None
+    model: ModelSpec = ModelSpec()
+    data: DataSpec | None = None
+    train: TrainSpec | None = None
+    eval: EvalSpec | None = None
+
+    @field_validator("language_names")
+    @classmethod
+    def _codes(cls, names: dict[str, str]) -> dict[str, str]:
+        return {code.lower(): name for code, name in names.items()}
+
+    def run_dir(self) -> Path:
+        return Path(self.output_dir) if self.output_dir else Path("runs") / self.name
+
+
+def apply_overrides(tree: dict[str, Any], overrides: list[str]) -> dict[str, Any]:
+    """``train.learning_rate=1e-4`` or ``eval.tasks.0.max_items=10``; values are parsed as YAML."""
+    for override in overrides:
+        key, sep, raw = override.partition("=")
+        if not sep or not key:
+            raise RecipeError(f"override {override!r}: expected key=value, e.g. train.learning_rate=1e-4")
+        parts = key.split(".")
+        node: Any = tree
+        for depth, part in enumerate(parts[:-1]):
+            child = node[int(part)] if isinstance(node, list) else node.get(part)
+            if child is None:
+                child = {}
+                node[part] = child
+            if not isinstance(child, dict | list):
+                raise RecipeError(f"override {override!r}: {'.'.join(parts[: depth + 1])} is not a section")
+            node = child
+        value = yaml.safe_load(raw)
+        if isinstance(node, list):
+            node[int(parts[-1])] = value
+        else:
+            node[parts[-1]] = value
+    return tree
+
+
+def _line_of(root: yaml.Node, loc: tuple[Any, ...]) -> int | None:
+    """The 1-based line of the deepest YAML node on the error's path."""
+    node, line = root, root.start_mark.line + 1
+    for part in loc:
+        if isinstance(node, yaml.MappingNode):
+            match = next(((k, v) for k, v in node.value if k.value == part), None)
+            if match is None:
+                break
+            node, line = match[1], match[0].start_mark.line + 1
+        elif isinstance(node, yaml.SequenceNode) and isinstance(part, int) and part < len(node.value):
+            node = node.value[part]
+            line = node.start_mark.line + 1
+        else:
+            break
+    return line
+
+
+def _describe(error: dict[str, Any]) -> str:
+    loc = ".".join(str(p) for p in error["loc"])
+    if error["type"] == "extra_forbidden":
+        return f"unknown key {loc!r}"
+    return f"{loc}: {error['msg']} (got {error.get('input')!r})"
+
+
+def load_recipe(path: str | Path, overrides: list[str] | None = None) -> Recipe:
+    path = Path(path)
+    if not path.exists():
+        raise RecipeError(f"recipe {path} does not exist")
+    text = path.read_text(encoding="utf-8")
+    try:
+        tree = yaml.safe_load(text) or {}
+        root = yaml.compose(text)
+    except yaml.YAMLError as exc:
+        raise RecipeError(f"{path}: not valid YAML: {exc}") from None
+    if not isinstance(tree, dict):
+        raise RecipeError(f"{path}: a recipe is a YAML mapping (key: value), got {type(tree).__name__}")
+    tree = apply_overrides(tree, overrides or [])
+    try:
+        recipe = Recipe.model_validate(tree)
+    except ValidationError as exc:
+        lines = []
+        for error in exc.errors():
+            line = _line_of(root, error["loc"]) if root is not None else None
+            lines.append(f"{path}:{line or '?'}: {_describe(error)}")
+        raise RecipeError("invalid recipe\n" + "\n".join(lines)) from None
+    _resolve_paths(recipe, path)
+    return recipe
+
+
+def _resolve_one(value: str, recipe_path: Path, where: str) -> str:
+    candidate = Path(value).expanduser()
+    if candidate.is_absolute():
+        options = [candidate]
+    else:
+        options = [recipe_path.parent / candidate, Path.cwd() / candidate, repo_root() / candidate]
+    for option in options:
+        if option.exists():
+            return str(option.resolve())
+    raise RecipeError(f"{recipe_path}: {where}: file {value!r} not found (looked in {[str(o) for o in options]})")
+
+
+def _resolve_paths(recipe: Recipe, recipe_path: Path) -> None:
+    entries: list[tuple[Any, str]] = []
+    if recipe.data:
+        entries += [(s, f"data.sources.{i}.path") for i, s in enumerate(recipe.data.sources)]
+    if recipe.eval:
+        entries += [(t, f"eval.tasks.{i}.path") for i, t in enumerate(recipe.eval.tasks)]
+    for item, where in entries:
+        paths = item.path if isinstance(item.path, list) else item.path.split("|")
+        resolved = [_resolve_one(p, recipe_path, where) for p in paths]
+        item.path = resolved if len(resolved) > 1 else resolved[0]
+
+
+def dump_recipe(recipe: Recipe) -> str:
+    return yaml.safe_dump(recipe.model_dump(mode="json"), sort_keys=False, allow_unicode=True)

@@ -1,0 +1,51 @@
+"""Progress display shared by every long step, so all of them look and behave the same."""
+
+from __future__ import annotations
+
+import os
+import sys
+from collections.abc import Iterator
+from contextlib import contextmanager
+
+from rich.console import Console
+from rich.progress import (
+    BarColumn,
+    MofNCompleteColumn,
+    Progress,
+    SpinnerColumn,
+    TextColumn,
+    TimeElapsedColumn,
+    TimeRemainingColumn,
+)
+
+console = Console(stderr=True)
+
+
+def _quiet() -> bool:
+    return os.environ.get("LINGOTUNE_QUIET") == "1"
+
+
+def progress_bar() -> Progress:
+    """A bar with count, elapsed and remaining time; plain lines when not on a terminal."""
+    return Progress(
+        SpinnerColumn(),
+        TextColumn("[bold]{task.description}"),
+        BarColumn(),
+        MofNCompleteColumn(),
+        TimeElapsedColumn(),
+        TimeRemainingColumn(),
+        console=console,
+        disable=_quiet(),
+        transient=not sys.stderr.isatty(),
+    )
+
+
+@contextmanager
+def status(message: str) -> Iterator[None]:
+    """A spinner for steps whose length is unknown (downloads, conversions)."""
+    if _quiet():
+        yield
+        return
+    with console.status(message):
+        yield
+    console.print(f"[green]✓[/green] {message}")

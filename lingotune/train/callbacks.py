@@ -1,0 +1,70 @@
+"""Trainer callbacks: a metrics JSONL that survives crashes and resumes, and a rich progress bar."""
+
+from __future__ import annotations
+
+import json
+from pathlib import Path
+
+from transformers import TrainerCallback
+
+from lingotune.progress import progress_bar
+
+LOGGED_KEYS = ("loss", "learning_rate", "grad_norm", "epoch", "train_runtime", "train_loss")
+
+
+class MetricsJsonl(TrainerCallback):
+    """Appends one line per logging step, flushed at once so a kill loses nothing logged.
+
+    On resume, lines past the checkpoint's step are dropped first: they belong to the part of the
+    run that is about to be redone.
+    """
+
+    def __init__(self, path: Path, phase: str | None = None, resume_step: int = 0) -> None:
+        self.path, self.phase = path, phase
+        if path.exists():
+            kept = [
+                line
+                for line in path.read_text().splitlines()
+                if line.strip() and (resume_step > 0 and json.loads(line).get("step", 0) <= resume_step)
+            ]
+            path.write_text("".join(line + "\n" for line in kept))
+
+    def on_log(self, args, state, control, logs=None, **kwargs):
+        if not state.is_world_process_zero or not logs:
+            return
+        record = {"step": state.global_step}
+        record.update({k: float(v) for k, v in logs.items() if k in LOGGED_KEYS})
+        if self.phase:
+            record["phase"] = self.phase
+        with self.path.open("a") as handle:
+            handle.write(json.dumps(record) + "\n")
+
+
+class RichProgress(TrainerCallback):
+    """Replaces the Trainer's tqdm bar with the same rich bar every other lingotune step uses."""
+
+    def __init__(self, description: str = "Training") -> None:
+        self.description = description
+        self.bar = None
+        self.task = None
+        self.last_loss: float | None = None
+
+    def on_train_begin(self, args, state, control, **kwargs):
+        if state.is_world_process_zero:
+            self.bar = progress_bar()
+            self.bar.start()
+            self.task = self.bar.add_task(self.description, total=state.max_steps, completed=state.global_step)
+
+    def on_log(self, args, state, control, logs=None, **kwargs):
+        if self.bar is not None and logs and "loss" in logs:
+            self.last_loss = float(logs["loss"])
+            self.bar.update(self.task, description=f"{self.description} (loss {self.last_loss:.3f})")
+
+    def on_step_end(self, args, state, control, **kwargs):
+        if self.bar is not None:
+            self.bar.update(self.task, completed=state.global_step)
+
+    def on_train_end(self, args, state, control, **kwargs):
+        if self.bar is not None:
+            self.bar.stop()
+            self.bar = None

@@ -1,0 +1,98 @@
+"""Chat examples → token ids with a mask of the tokens that carry loss.
+
+TRL computes assistant-only masks only for chat templates that carry ``{% generation %}`` tags,
+which most released templates (SmolLM2's, Gemma's) lack. Written here instead: render the whole
+conversation once, find each assistant turn's character span by rendering the conversation up to
+that turn, and map characters to tokens through the tokenizer's offsets. The span includes the
+template's end-of-turn marker so the model learns to stop.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+from dataclasses import dataclass
+
+from lingotune.data.example import Example
+from lingotune.errors import LingotuneError
+
+CHATML_FALLBACK = (
+    "{% for message in messages %}"
+    "{{ '<|im_start|>' + message['role'] + '\n' + message['content'] + '<|im_end|>' + '\n' }}"
+    "{% endfor %}"
+    "{% if add_generation_prompt %}{{ '<|im_start|>assistant\n' }}{% endif %}"
+)
+
+
+@dataclass
+class TokenizedExample:
+    input_ids: list[int]
+    assistant_masks: list[int]
+
+
+def ensure_chat_template(tokenizer) -> None:
+    """Base models without a chat template get ChatML, the most common one."""
+    if not getattr(tokenizer, "chat_template", None):
+        tokenizer.chat_template = CHATML_FALLBACK
+
+
+def render(tokenizer, messages: Sequence[dict[str, str]], add_generation_prompt: bool = False) -> str:
+    return tokenizer.apply_chat_template(
+        list(messages), tokenize=False, add_generation_prompt=add_generation_prompt
+    )
+
+
+def assistant_char_spans(
+    tokenizer, messages: Sequence[dict[str, str]], loss_turns: str | Sequence[int] = "all"
+) -> tuple[str, list[tuple[int, int]]]:
+    """The rendered text and the character spans of the assistant turns that carry loss.
+
+    ``loss_turns`` is "all", "last", or indices among the assistant turns (0 = first answer).
+    """
+    text = render(tokenizer, messages)
+    assistant_positions = [i for i, m in enumerate(messages) if m["role"] == "assistant"]
+    if loss_turns == "all":
+        chosen = assistant_positions
+    elif loss_turns == "last":
+        chosen = assistant_positions[-1:]
+    else:
+        chosen = [assistant_positions[k] for k in loss_turns if k < len(assistant_positions)]
+    spans = []
+    for position in chosen:
+        prefix = render(tokenizer, messages[:position], add_generation_prompt=True)
+        upto = render(tokenizer, messages[: position + 1])
+        if not text.startswith(prefix) or not text.startswith(upto):
+            raise LingotuneError(
+                "the model's chat template does not render conversations incrementally (a turn changes "
+                "what comes before it), so assistant tokens cannot be located; set train.loss_on: all"
+            )
+        spans.append((len(prefix), len(upto)))
+    return text, spans
+
+
+def tokenize_example(
+    tokenizer, example: Example, loss_turns: str | Sequence[int] = "all"
+) -> TokenizedExample:
+    text, spans = assistant_char_spans(tokenizer, example.messages, loss_turns)
+    encoded = tokenizer(text, add_special_tokens=False, return_offsets_mapping=True)
+    mask = []
+    for start, end in encoded["offset_mapping"]:
+        inside = any(start < span_end and end > span_start for span_start, span_end in spans)
+        mask.append(1 if inside else 0)
+    return TokenizedExample(list(encoded["input_ids"]), mask)
+
+
+def tokenize_examples(
+    tokenizer, examples: Sequence[Example], max_length: int, loss_turns: str | Sequence[int] = "all"
+) -> tuple[list[TokenizedExample], int]:
+    """Tokenise all examples; those longer than ``max_length`` are dropped (truncation could cut the
+    answer off and teach the model to stop mid-sentence). Returns the kept ones and how many were dropped."""
+    ensure_chat_template(tokenizer)
+    kept: list[TokenizedExample] = []
+    dropped = 0
+    for example in examples:
+        tokenized = tokenize_example(tokenizer, example, loss_turns)
+        if len(tokenized.input_ids) > max_length or not any(tokenized.assistant_masks):
+            dropped += 1
+            continue
+        kept.append(tokenized)
+    return kept, dropped

@@ -1,0 +1,93 @@
+"""End-to-end ``lingotune run`` on the tiny random model, through the real CLI, and resume after a kill."""
+
+from __future__ import annotations
+
+import json
+import os
+import signal
+import subprocess
+import sys
+import time
+from pathlib import Path
+
+import pytest
+
+REPO = Path(__file__).resolve().parent.parent
+TINY = REPO / "tests" / "assets" / "tiny.yaml"
+
+
+def lingotune(*args: str, env: dict | None = None, **kwargs) -> subprocess.CompletedProcess:
+    return subprocess.run([sys.executable, "-m", "lingotune.cli", *args], capture_output=True, text=True,
+                          env={**os.environ, **(env or {})}, cwd=REPO, **kwargs)
+
+
+def losses(run_dir: Path) -> dict[int, float]:
+    lines = [json.loads(line) for line in (run_dir / "metrics.jsonl").read_text().splitlines() if line]
+    return {r["step"]: r["loss"] for r in lines if "loss" in r}
+
+
+@pytest.fixture(scope="module")
+def tiny_run(tmp_path_factory, tiny_model) -> Path:
+    run_dir = tmp_path_factory.mktemp("runs") / "tiny"
+    done = lingotune("run", str(TINY), f"output_dir={run_dir}")
+    assert done.returncode == 0, done.stderr[-3000:]
+    return run_dir
+
+
+def test_run_writes_complete_run_folder(tiny_run):
+    for name in ("recipe.yaml", "run_info.json", "metrics.jsonl", "report.md", "report.html"):
+        assert (tiny_run / name).is_file(), name
+    info = json.loads((tiny_run / "run_info.json").read_text())
+    assert info["finished"] and info["stages"] == ["base", "final"]
+    assert sorted(losses(tiny_run)) == [1, 2, 3, 4, 5, 6]
+    for stage in ("base", "final"):
+        summary = json.loads((tiny_run / "eval" / stage / "summary.json").read_text())
+        assert set(summary["tasks"]) == {"fidelity_es", "xquad_es", "ntrex_en_es", "xquad_en"}
+        records = (tiny_run / "eval" / stage / "xquad_es.jsonl").read_text().splitlines()
+        assert len(records) == 4 and {"prompt", "output", "reference", "scores"} <= set(json.loads(records[0]))
+
+
+def test_final_model_and_adapter_load_with_plain_transformers(tiny_run):
+    from peft import PeftModel
+    from transformers import AutoModelForCausalLM, AutoTokenizer
+
+    merged = AutoModelForCausalLM.from_pretrained(tiny_run / "model")
+    AutoTokenizer.from_pretrained(tiny_run / "model")
+    config = json.loads((tiny_run / "adapter" / "adapter_config.json").read_text())
+    base = AutoModelForCausalLM.from_pretrained(config["base_model_name_or_path"])
+    with_adapter = PeftModel.from_pretrained(base, tiny_run / "adapter").merge_and_unload()
+    for (name, a), (_, b) in zip(merged.state_dict().items(), with_adapter.state_dict().items(), strict=True):
+        assert a.shape == b.shape and (a - b).abs().max() < 1e-5, name
+
+
+def test_base_evaluation_is_cached(tiny_run, tmp_path):
+    done = lingotune("eval", str(TINY), f"output_dir={tmp_path / 'again'}")
+    assert done.returncode == 0, done.stderr[-2000:]
+    assert "cached evaluation" in done.stderr + done.stdout
+    first = (tiny_run / "eval" / "base" / "xquad_es.jsonl").read_text()
+    assert (tmp_path / "again" / "eval" / "base" / "xquad_es.jsonl").read_text() == first
+
+
+def test_resume_after_kill_matches_uninterrupted_run(tiny_model, tmp_path):
+    common = ["eval=null", "train.max_steps=40", "train.save_steps=2"]
+    straight = lingotune("run", str(TINY), f"output_dir={tmp_path / 'straight'}", *common)
+    assert straight.returncode == 0, straight.stderr[-3000:]
+    run_dir = tmp_path / "killed"
+    args = ["run", str(TINY), f"output_dir={run_dir}", *common]
+    process = subprocess.Popen([sys.executable, "-m", "lingotune.cli", *args], cwd=REPO,
+                               stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
+    checkpoint = run_dir / "checkpoints" / "checkpoint-4" / "trainer_state.json"
+    deadline = time.time() + 300
+    while not checkpoint.exists() and time.time() < deadline and process.poll() is None:
+        time.sleep(0.02)
+    process.send_signal(signal.SIGKILL)
+    process.wait()
+    assert checkpoint.exists(), "no checkpoint was written before the deadline"
+    assert not (run_dir / "model").exists(), "the run finished before it could be killed"
+    killed_at = max(losses(run_dir))
+    resumed = lingotune(*args, "train.resume=true")
+    assert resumed.returncode == 0, resumed.stderr[-3000:]
+    expected, got = losses(tmp_path / "straight"), losses(run_dir)
+    assert killed_at < 40
+    assert sorted(got) == list(range(1, 41))
+    assert got[40] == pytest.approx(expected[40], rel=1e-4, abs=1e-5)
