@@ -20,7 +20,9 @@ app.add_typer(data_app, name="data")
 app.add_typer(models_app, name="models")
 
 Overrides = Annotated[list[str] | None, typer.Argument(help="key=value overrides, e.g. train.max_steps=10")]
-FormatOpt = Annotated[str, typer.Option("--format", "-f", help="alpaca|sharegpt|messages|squad|parallel|hf|mt_bench|auto")]
+FormatOpt = Annotated[
+    str, typer.Option("--format", "-f", help="alpaca|sharegpt|messages|squad|parallel|hf|mt_bench|auto")
+]
 LanguageOpt = Annotated[str, typer.Option("--language", "-l", help="language code of the examples (ISO 639-1/-3)")]
 
 

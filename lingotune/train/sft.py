@@ -122,6 +122,9 @@ def train_sft(
         gradient_checkpointing=False,
         save_only_model=False,
     )
+    from transformers import set_seed
+
+    set_seed(seed)  # before the LoRA weights are drawn: the Trainer seeds only after the model exists
     trained = _load_for_training(model, spec, trust_remote_code)
     train_dataset = _dataset(examples)
     resume_step = int(resume_from.name.split("-")[1]) if resume_from else 0
