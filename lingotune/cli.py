@@ -29,6 +29,9 @@ LanguageOpt = Annotated[str, typer.Option("--language", "-l", help="language cod
 def user_errors(command):
     @functools.wraps(command)
     def wrapper(*args, **kwargs):
+        from lingotune.progress import silence_library_bars
+
+        silence_library_bars()
         try:
             return command(*args, **kwargs)
         except LingotuneError as error:

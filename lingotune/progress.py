@@ -21,6 +21,22 @@ from rich.progress import (
 console = Console(stderr=True)
 
 
+def silence_library_bars() -> None:
+    """transformers/datasets print their own tqdm bars for every load and save; lingotune shows one
+    rich bar per step instead, so theirs are turned off (``LINGOTUNE_VERBOSE=1`` keeps them)."""
+    if os.environ.get("LINGOTUNE_VERBOSE") == "1":
+        return
+    try:
+        import datasets
+        import transformers
+
+        transformers.utils.logging.disable_progress_bar()
+        transformers.utils.logging.set_verbosity_error()
+        datasets.disable_progress_bars()
+    except ImportError:
+        pass
+
+
 def _quiet() -> bool:
     return os.environ.get("LINGOTUNE_QUIET") == "1"
 

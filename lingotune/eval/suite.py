@@ -20,11 +20,11 @@ from lingotune.config import EvalSpec, EvalTask, Recipe
 from lingotune.data.builders import build_extractive_qa, build_translation
 from lingotune.data.loaders import load_examples
 from lingotune.data.mix import sample
-from lingotune.eval.bootstrap import bootstrap_ci, bootstrap_corpus_ci
+from lingotune.eval.bootstrap import bootstrap_ci
 from lingotune.eval.fidelity import fidelity_scores
 from lingotune.eval.generate import generate_batched
 from lingotune.eval.qa import exact_match, extract_answer, f1_score
-from lingotune.eval.translation import bleu, chrf, sentence_chrf
+from lingotune.eval.translation import bleu_ci, chrf_ci, sentence_chrf
 from lingotune.models.sources import ResolvedModel
 from lingotune.paths import cache_dir
 from lingotune.progress import console
@@ -82,12 +82,9 @@ def score_task(task: EvalTask, items: list[EvalItem], outputs: list[str], resamp
     elif task.kind == "translation":
         refs = [str(item.reference) for item in items]
         chrfs = [sentence_chrf(o, r) for o, r in zip(outputs, refs, strict=True)]
-        corpus_resamples = min(resamples, 300)
         summary["metrics"] = {
-            "chrf": _metric(bootstrap_corpus_ci(outputs, refs, chrf, n_resamples=corpus_resamples)),
-            "bleu": _metric(bootstrap_corpus_ci(
-                outputs, refs, lambda h, r: bleu(h, r, task.language), n_resamples=corpus_resamples
-            )),
+            "chrf": _metric(chrf_ci(outputs, refs, n_resamples=resamples)),
+            "bleu": _metric(bleu_ci(outputs, refs, task.language, n_resamples=resamples)),
         }
         scores = [{"chrf": c} for c in chrfs]
     else:
@@ -154,12 +151,14 @@ def evaluate_model(
         if loaded is None:
             tokenizer = load_tokenizer(model, trust_remote_code=recipe.model.trust_remote_code)
             loaded = load_model(model, dtype=spec.dtype, trust_remote_code=recipe.model.trust_remote_code)
+        task_started = time.time()
         items = load_task_items(task, recipe.language_names)
         outputs = generate_batched(
             loaded, tokenizer, [i.conversation for i in items], max_new_tokens=task.max_new_tokens,
             batch_size=spec.batch_size, description=f"{stage}: {task.name}",
         )
         records, task_summary = score_task(task, items, outputs, spec.bootstrap_resamples)
+        task_summary["time_s"] = round(time.time() - task_started, 2)
         _write_records(out_dir / f"{task.name}.jsonl", records)
         summary["tasks"][task.name] = task_summary
         if use_cache:

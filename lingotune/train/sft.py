@@ -135,6 +135,9 @@ def train_sft(
         data_collator=DataCollatorForSeq2Seq(tokenizer, padding=True, label_pad_token_id=-100),
         callbacks=[MetricsJsonl(run_dir / "metrics.jsonl", phase, resume_step), RichProgress()],
     )
+    from transformers.trainer_callback import PrinterCallback
+
+    trainer.remove_callback(PrinterCallback)  # RichProgress and metrics.jsonl replace the dict printouts
     started = time.time()
     output = trainer.train(resume_from_checkpoint=str(resume_from) if resume_from else None)
     elapsed = time.time() - started

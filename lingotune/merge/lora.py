@@ -1,0 +1,99 @@
+"""Model sources → local full checkpoints for mergekit; PEFT adapters merged into their base first.
+
+mergekit merges full checkpoints. A LoRA expert (an ``adapter/`` folder, or a run folder holding
+only one) is merged into its base once, in float32 with PEFT's own ``merge_and_unload`` (the same
+math as ``train/sft.py``'s final save), and cached under ``$LINGOTUNE_CACHE/models/lora-merged-*``.
+
+Why not mergekit's ``base+adapter`` model syntax: the adapter's ``base_model_name_or_path`` may be
+a lingotune name (``smollm2-135m-instruct``, ``tiny-random``) only lingotune can resolve, and
+mergekit keys its cache by path, so an adapter retrained in the same folder would reuse a stale
+merge; the cache key here is a hash of the adapter's files.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import shutil
+import tempfile
+from pathlib import Path
+
+from lingotune.merge.errors import MergeError
+from lingotune.models.sources import ResolvedModel, resolve_model
+from lingotune.paths import cache_dir
+
+_TOKENIZER_FILES = (
+    "tokenizer.json", "tokenizer_config.json", "special_tokens_map.json", "tokenizer.model", "added_tokens.json",
+    "vocab.json", "merges.txt", "chat_template.jinja", "chat_template.json", "generation_config.json",
+)
+
+
+def run_folder_model(source: str) -> str:
+    """A run folder (``runs/x``) stands for its merged ``model/``, or its ``adapter/`` if that is all it has."""
+    path = Path(source).expanduser()
+    if path.is_dir() and not (path / "config.json").exists() and not (path / "adapter_config.json").exists():
+        if (path / "model" / "config.json").exists():
+            return str(path / "model")
+        if (path / "adapter" / "adapter_config.json").exists():
+            return str(path / "adapter")
+    return source
+
+
+def resolve_checkpoint(source: str, key: str = "model") -> Path:
+    """A local folder with config.json and safetensors weights for ``source`` (``key`` names it in errors)."""
+    from lingotune.errors import ModelSourceError
+
+    try:
+        resolved = resolve_model(run_folder_model(source))
+    except ModelSourceError as exc:
+        raise MergeError(f"{key}: {exc}") from None
+    if resolved.kind == "adapter":
+        return merge_lora_adapter(resolved)
+    if resolved.kind == "hub":
+        from huggingface_hub import snapshot_download
+
+        return Path(snapshot_download(resolved.path, allow_patterns=["*.json", "*.safetensors", "*.model", "*.txt"]))
+    return Path(resolved.path)
+
+
+def _adapter_digest(adapter: Path, base_path: str) -> str:
+    digest = hashlib.sha256(base_path.encode())
+    for file in sorted(adapter.iterdir()):
+        if file.suffix in (".json", ".safetensors", ".bin"):
+            digest.update(file.name.encode())
+            with open(file, "rb") as handle:
+                for chunk in iter(lambda: handle.read(1 << 20), b""):
+                    digest.update(chunk)
+    return digest.hexdigest()[:16]
+
+
+def merge_lora_adapter(resolved: ResolvedModel) -> Path:
+    """Merge a PEFT adapter into its base (float32) once; return the cached full checkpoint."""
+    import torch
+    from peft import PeftModel
+    from transformers import AutoModelForCausalLM
+
+    adapter = Path(resolved.adapter_path or "")
+    target = cache_dir() / "models" / f"lora-merged-{adapter.name}-{_adapter_digest(adapter, resolved.path)}"
+    if (target / ".complete").exists():
+        return target
+    target.parent.mkdir(parents=True, exist_ok=True)
+    staging = Path(tempfile.mkdtemp(prefix=".lora-merge-", dir=target.parent))
+    try:
+        base = AutoModelForCausalLM.from_pretrained(resolved.path, dtype=torch.float32, use_safetensors=True)
+        merged = PeftModel.from_pretrained(base, str(adapter)).merge_and_unload()
+        merged.save_pretrained(staging, safe_serialization=True)
+        donor = adapter if (adapter / "tokenizer_config.json").exists() else Path(resolved.path)
+        copy_tokenizer(donor, staging)
+        (staging / ".complete").write_text(str(adapter.resolve()) + "\n")
+        shutil.rmtree(target, ignore_errors=True)
+        staging.replace(target)
+    finally:
+        shutil.rmtree(staging, ignore_errors=True)
+    return target
+
+
+def copy_tokenizer(donor: Path, out_dir: Path) -> None:
+    """Copy tokenizer, chat template and generation config files (what mergekit's copy_tokenizer copies)."""
+    for name in _TOKENIZER_FILES:
+        if (donor / name).exists():
+            shutil.copy2(donor / name, out_dir / name)
