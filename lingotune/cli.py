@@ -19,9 +19,21 @@ models_app = typer.Typer(help="List and prepare models.", no_args_is_help=True)
 app.add_typer(data_app, name="data")
 app.add_typer(models_app, name="models")
 
+
+def _mount_merge() -> None:
+    from lingotune.merge.cli import merge_app
+
+    app.add_typer(merge_app, name="merge")
+
+
+_mount_merge()
+
 Overrides = Annotated[list[str] | None, typer.Argument(help="key=value overrides, e.g. train.max_steps=10")]
 FormatOpt = Annotated[
     str, typer.Option("--format", "-f", help="alpaca|sharegpt|messages|squad|parallel|hf|mt_bench|auto")
+]
+SourceLanguageOpt = Annotated[
+    str | None, typer.Option("--source-language", "-s", help="source side's language, for parallel data")
 ]
 LanguageOpt = Annotated[str, typer.Option("--language", "-l", help="language code of the examples (ISO 639-1/-3)")]
 
@@ -95,11 +107,13 @@ def report(run_dir: Path) -> None:
 
 @data_app.command("validate")
 @user_errors
-def data_validate(file: Path, format: FormatOpt = "auto", language: LanguageOpt = "und") -> None:
+def data_validate(
+    file: Path, format: FormatOpt = "auto", language: LanguageOpt = "und", source_language: SourceLanguageOpt = None
+) -> None:
     """Check every record of a data file and list all problems (not just the first)."""
     from lingotune.data.validate import validate_file
 
-    errors = validate_file(file, format, language)
+    errors = validate_file(file, format, language, source_language=source_language)
     for error in errors:
         console.print(_escape(str(error)), highlight=False)
     if errors:
@@ -114,13 +128,14 @@ def data_stats(
     file: Path,
     format: FormatOpt = "auto",
     language: LanguageOpt = "und",
+    source_language: SourceLanguageOpt = None,
     model: Annotated[str | None, typer.Option(help="count tokens with this model's tokenizer")] = None,
 ) -> None:
     """Per-language example, word and token counts, and tokens per word (fertility)."""
     from lingotune.data.loaders import load_examples
     from lingotune.data.stats import compute_stats, format_stats_table
 
-    examples = load_examples(file, format, language)
+    examples = load_examples(file, format, language, source_language=source_language)
     tokenizer = None
     if model:
         from lingotune.models.loading import load_tokenizer

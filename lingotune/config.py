@@ -16,6 +16,8 @@ import yaml
 from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_validator
 
 from lingotune.errors import RecipeError
+from lingotune.merge.config import MergeSpec
+from lingotune.merge.selection import Selection
 from lingotune.paths import repo_root
 
 LANGUAGE_CODE = r"^[a-z]{2,3}([-_][A-Za-z0-9]{2,8})*$"
@@ -38,7 +40,7 @@ class DataSource(Strict):
     format: DataFormat = "auto"
     language: str = Field(pattern=LANGUAGE_CODE)
     source_language: str | None = Field(default=None, pattern=LANGUAGE_CODE)
-    builder: Literal["as_is", "extractive_qa", "translation"] = "as_is"
+    builder: Literal["as_is", "extractive_qa", "long_answer", "translation"] = "as_is"
     prompt_template: str | None = None
     max_context_chars: int | None = Field(default=None, gt=0)
     weight: float = Field(default=1.0, ge=0)
@@ -74,6 +76,7 @@ class TrainSpec(Strict):
     resume: bool = False
     report_to: str | list[str] = "none"
     loss_on: Literal["assistant", "all"] = "assistant"
+    freeze: Selection | None = None
     logging_steps: int = Field(default=1, gt=0)
     dtype: Literal["auto", "float32", "bfloat16", "float16"] = "auto"
 
@@ -111,6 +114,7 @@ class Recipe(Strict):
     data: DataSpec | None = None
     train: TrainSpec | None = None
     eval: EvalSpec | None = None
+    merge: MergeSpec | None = None
 
     @field_validator("language_names")
     @classmethod
@@ -169,8 +173,8 @@ def _describe(error: dict[str, Any]) -> str:
     return f"{loc}: {error['msg']} (got {error.get('input')!r})"
 
 
-def load_recipe(path: str | Path, overrides: list[str] | None = None) -> Recipe:
-    path = Path(path)
+def read_recipe_tree(path: Path, overrides: list[str] | None = None) -> tuple[dict[str, Any], yaml.Node | None]:
+    """The recipe's YAML with overrides applied, and its node tree (for line numbers in errors)."""
     if not path.exists():
         raise RecipeError(f"recipe {path} does not exist")
     text = path.read_text(encoding="utf-8")
@@ -181,16 +185,24 @@ def load_recipe(path: str | Path, overrides: list[str] | None = None) -> Recipe:
         raise RecipeError(f"{path}: not valid YAML: {exc}") from None
     if not isinstance(tree, dict):
         raise RecipeError(f"{path}: a recipe is a YAML mapping (key: value), got {type(tree).__name__}")
-    tree = apply_overrides(tree, overrides or [])
+    return apply_overrides(tree, overrides or []), root
+
+
+def load_recipe(path: str | Path, overrides: list[str] | None = None) -> Recipe:
+    path = Path(path)
+    tree, root = read_recipe_tree(path, overrides)
     try:
         recipe = Recipe.model_validate(tree)
     except ValidationError as exc:
-        lines = []
-        for error in exc.errors():
-            line = _line_of(root, error["loc"]) if root is not None else None
-            lines.append(f"{path}:{line or '?'}: {_describe(error)}")
+        from lingotune.merge.config import error_lines  # also drops the merge union's method tag from keys
+
+        lines = error_lines(exc, root, path)
         raise RecipeError("invalid recipe\n" + "\n".join(lines)) from None
     _resolve_paths(recipe, path)
+    if recipe.merge is not None:
+        from lingotune.merge.config import resolve_relative_sources
+
+        resolve_relative_sources(recipe.merge, path.parent)
     return recipe
 
 

@@ -14,7 +14,7 @@ from pathlib import Path
 from typing import Any
 
 from lingotune.config import DataSpec, Recipe, dump_recipe
-from lingotune.data.builders import build_extractive_qa, build_translation
+from lingotune.data.builders import build_extractive_qa, build_long_answers, build_translation
 from lingotune.data.example import Example
 from lingotune.data.loaders import load_examples
 from lingotune.data.mix import mix, sample
@@ -31,6 +31,8 @@ def build_training_examples(data: DataSpec, seed: int, language_names: dict[str,
                                  source_language=source.source_language, name=source.name)
         if source.builder == "extractive_qa":
             examples = build_extractive_qa(examples, source.prompt_template, source.max_context_chars)
+        elif source.builder == "long_answer":
+            examples = build_long_answers(examples, source.prompt_template)
         elif source.builder == "translation":
             if not source.source_language:
                 raise RecipeError(f"data source {source.name!r}: builder translation needs source_language")

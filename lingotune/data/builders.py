@@ -14,6 +14,7 @@ from dataclasses import replace
 from lingotune.data.example import Example
 from lingotune.errors import RecipeError
 
+LONG_ANSWER_TEMPLATE = "{question}"
 QA_TEMPLATE = (
     "Answer the question with a short span copied from the text.\n\nText: {context}\n\nQuestion: {question}"
 )
@@ -91,6 +92,29 @@ def build_extractive_qa(
             context = trim_context(context, int(starts[0]), answer, max_context_chars)
         prompt = fill(template, example.source, context=context, question=meta["question"])
         messages = [{"role": "user", "content": prompt}, {"role": "assistant", "content": answer}]
+        built.append(replace(example, messages=messages))
+    return built
+
+
+def build_long_answers(examples: Sequence[Example], template: str | None = None) -> list[Example]:
+    """SQuAD-style records → one example per paragraph: a question about it, answered by the whole paragraph.
+
+    Extractive QA alone teaches a model to answer everything with a short span; pairing a
+    target-language question with the full paragraph as the answer keeps long-form, fluent answers
+    in the target language in the mix (the paragraph is human-written text in that language).
+    """
+    template = template or LONG_ANSWER_TEMPLATE
+    built, seen = [], set()
+    for example in examples:
+        meta = example.meta
+        if "context" not in meta:
+            raise RecipeError(f"{example.source}: builder long_answer needs SQuAD-format data (a context)")
+        if meta["context"] in seen:
+            continue
+        seen.add(meta["context"])
+        title = str(meta.get("title", "")).replace("_", " ")
+        prompt = fill(template, example.source, question=meta["question"], title=title)
+        messages = [{"role": "user", "content": prompt}, {"role": "assistant", "content": meta["context"]}]
         built.append(replace(example, messages=messages))
     return built
 

@@ -42,6 +42,15 @@ def _count_tokens(tokenizer: Any, texts: Sequence[str]) -> int:
     return total
 
 
+def _texts_by_language(example: Example) -> list[tuple[str, str]]:
+    """Each text with its own language: a parallel pair's source side counts for the source language,
+    so fertility is not skewed by mixing two languages under one code."""
+    meta = example.meta
+    if meta.get("src_lang") and "src" in meta and "tgt" in meta:
+        return [(meta["src_lang"], meta["src"]), (example.language, meta["tgt"])]
+    return [(example.language, message["content"]) for message in example.messages]
+
+
 def compute_stats(examples: Iterable[Example], tokenizer: Any = None) -> dict[str, Any]:
     """Per-language counts over all message contents, plus totals.
 
@@ -51,14 +60,14 @@ def compute_stats(examples: Iterable[Example], tokenizer: Any = None) -> dict[st
     languages: dict[str, dict[str, Any]] = {}
     texts: dict[str, list[str]] = {}
     for example in examples:
-        entry = languages.setdefault(example.language, {
-            "examples": 0, "words": 0, "characters": 0, "word_unit": word_unit(example.language),
-        })
-        entry["examples"] += 1
-        for message in example.messages:
-            entry["words"] += count_words(message["content"], example.language)
-            entry["characters"] += len(message["content"])
-            texts.setdefault(example.language, []).append(message["content"])
+        for language, text in _texts_by_language(example):
+            entry = languages.setdefault(language, {
+                "examples": 0, "words": 0, "characters": 0, "word_unit": word_unit(language),
+            })
+            entry["words"] += count_words(text, language)
+            entry["characters"] += len(text)
+            texts.setdefault(language, []).append(text)
+        languages[example.language]["examples"] += 1
     if tokenizer is not None:
         for language, entry in languages.items():
             entry["tokens"] = _count_tokens(tokenizer, texts.get(language, []))

@@ -220,20 +220,12 @@ def load_merge_section(path: str | Path, overrides: list[str] | None = None) -> 
     Returns the spec and the rest of the YAML tree (``name``, ``output_dir``...). Relative local
     model paths are resolved against the recipe's folder.
     """
-    from lingotune.config import apply_overrides
+    from lingotune.config import read_recipe_tree
 
     path = Path(path)
-    if not path.exists():
-        raise RecipeError(f"recipe {path} does not exist")
-    text = path.read_text(encoding="utf-8")
-    try:
-        tree = yaml.safe_load(text) or {}
-        root = yaml.compose(text)
-    except yaml.YAMLError as exc:
-        raise RecipeError(f"{path}: not valid YAML: {exc}") from None
+    tree, root = read_recipe_tree(path, overrides)
     if not isinstance(tree, dict) or "merge" not in tree:
         raise RecipeError(f"{path}: no 'merge:' section (methods: {', '.join(METHOD_NAMES)})")
-    tree = apply_overrides(tree, overrides or [])
     try:
         spec = MergeSection.model_validate({"merge": tree["merge"]}).merge
     except ValidationError as exc:

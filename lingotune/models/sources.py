@@ -59,7 +59,10 @@ def _gguf_file(path: Path) -> Path:
         staging = Path(tempfile.mkdtemp(prefix=".gguf-", dir=cache_dir()))
         try:
             with status(f"Converting {path.name} to safetensors (once)"):
-                convert_gguf(path, staging)
+                try:
+                    convert_gguf(path, staging)
+                except Exception as exc:  # gguf/transformers raise many types for a bad file
+                    raise ModelSourceError(f"{path}: could not read it as a GGUF model ({exc})") from None
             (staging / ".complete").write_text(digest + "\n")
             shutil.rmtree(target, ignore_errors=True)
             target.parent.mkdir(parents=True, exist_ok=True)
@@ -98,8 +101,11 @@ def resolve_model(source: str) -> ResolvedModel:
 
 
 def _hub_model(source: str) -> ResolvedModel:
+    import logging
+
     from transformers import AutoConfig
 
+    logging.disable(logging.WARNING)  # the hub client logs whole tracebacks when offline; the error below says it
     try:
         AutoConfig.from_pretrained(source)
     except Exception as exc:  # transformers raises OSError/ValueError/HTTP errors here
@@ -108,4 +114,6 @@ def _hub_model(source: str) -> ResolvedModel:
             f"model {source!r} not found: it is not an embedded model ({known}), not a local folder, "
             f"and the Hugging Face hub could not provide it ({type(exc).__name__}: {str(exc)[:200]})"
         ) from None
+    finally:
+        logging.disable(logging.NOTSET)
     return ResolvedModel(source, source, "hub")

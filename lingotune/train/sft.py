@@ -126,6 +126,11 @@ def train_sft(
 
     set_seed(seed)  # before the LoRA weights are drawn: the Trainer seeds only after the model exists
     trained = _load_for_training(model, spec, trust_remote_code)
+    if spec.freeze is not None:
+        from lingotune.train.freeze import apply_freeze
+
+        frozen = apply_freeze(trained, spec.freeze)
+        console.print(f"Frozen {len(frozen)} parameters ({spec.freeze.describe()})")
     train_dataset = _dataset(examples)
     resume_step = int(resume_from.name.split("-")[1]) if resume_from else 0
     trainer = Trainer(
