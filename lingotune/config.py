@@ -13,7 +13,7 @@ from pathlib import Path
 from typing import Any, Literal
 
 import yaml
-from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_validator
+from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_validator, model_validator
 
 from lingotune.errors import RecipeError
 from lingotune.merge.config import MergeSpec
@@ -81,6 +81,37 @@ class TrainSpec(Strict):
     dtype: Literal["auto", "float32", "bfloat16", "float16"] = "auto"
 
 
+class SelfPacedSpec(Strict):
+    """Self-paced learning inside a phase (methods.md §1.4, §8): easy → hard by loss quantile."""
+
+    epochs: int = Field(default=3, gt=0, description="SPL epochs before the final full-data epoch")
+    q0: float = Field(default=0.5, gt=0, le=1, description="share of the data selected in the first SPL epoch")
+    schedule: Literal["linear", "root", "geometric"] = "linear"
+    weighting: Literal["hard", "linear", "log", "mixture"] = "hard"
+    difficulty: Literal["current", "static", "length"] = "current"
+    final_full_epoch: bool = True
+
+
+class PhaseSpec(Strict):
+    """One phase of a multi-phase run; unset fields fall back to the recipe's ``train`` section."""
+
+    name: str = Field(pattern=r"^[A-Za-z0-9_.-]+$")
+    data: DataSpec
+    learning_rate: float | None = Field(default=None, gt=0)
+    lr_multiplier: float | None = Field(default=None, gt=0, description="× the previous phase's learning rate")
+    epochs: float | None = Field(default=None, gt=0)
+    max_steps: int | None = None
+    fresh_optimizer: bool = True
+    self_paced: SelfPacedSpec | None = None
+    evaluate: bool = True
+
+    @model_validator(mode="after")
+    def _one_lr(self) -> PhaseSpec:
+        if self.learning_rate is not None and self.lr_multiplier is not None:
+            raise ValueError("give learning_rate or lr_multiplier, not both")
+        return self
+
+
 class EvalTask(Strict):
     name: str
     kind: Literal["qa", "translation", "fidelity"]
@@ -115,6 +146,21 @@ class Recipe(Strict):
     train: TrainSpec | None = None
     eval: EvalSpec | None = None
     merge: MergeSpec | None = None
+    phases: list[PhaseSpec] | None = Field(default=None, min_length=1)
+
+    @model_validator(mode="after")
+    def _phases_need_train(self) -> Recipe:
+        if self.phases:
+            if self.data is not None:
+                raise ValueError("a recipe with phases gives each phase its data; remove the top-level data section")
+            if self.train is None:
+                self.train = TrainSpec()
+            if self.phases[0].lr_multiplier is not None:
+                raise ValueError("phases.0.lr_multiplier: the first phase has no previous learning rate")
+            names = [phase.name for phase in self.phases]
+            if len(set(names)) != len(names):
+                raise ValueError(f"phase names must be unique, got {names}")
+        return self
 
     @field_validator("language_names")
     @classmethod
@@ -170,7 +216,9 @@ def _describe(error: dict[str, Any]) -> str:
     loc = ".".join(str(p) for p in error["loc"])
     if error["type"] == "extra_forbidden":
         return f"unknown key {loc!r}"
-    return f"{loc}: {error['msg']} (got {error.get('input')!r})"
+    got = error.get("input")
+    shown = "" if isinstance(got, dict | list) else f" (got {got!r})"
+    return f"{loc or 'recipe'}: {error['msg']}{shown}"
 
 
 def read_recipe_tree(path: Path, overrides: list[str] | None = None) -> tuple[dict[str, Any], yaml.Node | None]:
@@ -222,6 +270,8 @@ def _resolve_paths(recipe: Recipe, recipe_path: Path) -> None:
     entries: list[tuple[Any, str]] = []
     if recipe.data:
         entries += [(s, f"data.sources.{i}.path") for i, s in enumerate(recipe.data.sources)]
+    for k, phase in enumerate(recipe.phases or []):
+        entries += [(s, f"phases.{k}.data.sources.{i}.path") for i, s in enumerate(phase.data.sources)]
     if recipe.eval:
         entries += [(t, f"eval.tasks.{i}.path") for i, t in enumerate(recipe.eval.tasks)]
     for item, where in entries:

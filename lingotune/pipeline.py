@@ -13,7 +13,7 @@ from datetime import datetime
 from pathlib import Path
 from typing import Any
 
-from lingotune.config import DataSpec, Recipe, dump_recipe
+from lingotune.config import DataSpec, Recipe, TrainSpec, dump_recipe
 from lingotune.data.builders import build_extractive_qa, build_long_answers, build_translation
 from lingotune.data.example import Example
 from lingotune.data.loaders import load_examples
@@ -75,16 +75,28 @@ def run_recipe(recipe: Recipe) -> Path:
     info: dict[str, Any] = {"name": recipe.name, "model": recipe.model.source, "language": recipe.language,
                             "device": platform.processor() or platform.machine(), "finished": False,
                             "stages": [], "eval_time_s": 0.0, "train_time_s": 0.0}
+    if (run_dir / "run_info.json").exists():  # resuming: keep what the interrupted run measured
+        info.update(json.loads((run_dir / "run_info.json").read_text()), finished=False, stages=[])
     _write_info(run_dir, info)
     base = resolve_model(recipe.model.source)
     if recipe.eval:
         summary = evaluate_model(base, recipe, "base", run_dir, use_cache=recipe.eval.cache_base)
         info["stages"].append("base")
         info["eval_time_s"] += summary["eval_time_s"]
-    if recipe.train:
+    final: ResolvedModel | None = None
+    if recipe.phases:
+        final = _train_phases(recipe, base, run_dir, info)
+    elif recipe.train:
         if not recipe.data:
             raise RecipeError("the recipe has a train section but no data section")
         final = _train(recipe, base, run_dir, info)
+    if recipe.merge:
+        from lingotune.merge.run import run_merge_spec
+
+        merged = run_merge_spec(recipe.merge, run_dir / "merged", run_dir / "merge")
+        info["merge_time_s"] = merged.seconds
+        final = ResolvedModel(f"{recipe.name}-{recipe.merge.method}", str(merged.model_dir), "local")
+    if final is not None:
         if recipe.eval:
             summary = evaluate_model(final, recipe, "final", run_dir)
             info["stages"].append("final")
@@ -98,28 +110,101 @@ def run_recipe(recipe: Recipe) -> Path:
     return run_dir
 
 
-def _train(recipe: Recipe, base: ResolvedModel, run_dir: Path, info: dict[str, Any]) -> ResolvedModel:
+def _train_on(recipe: Recipe, model: ResolvedModel, data: DataSpec, spec: TrainSpec, out_dir: Path,
+              metrics_path: Path, phase: str | None = None, step_offset: int = 0):
+    """Build, tokenise and train on one data section; returns the trainer's result and the drop count."""
     from lingotune.models.loading import load_tokenizer
     from lingotune.train.sft import train_sft
     from lingotune.train.tokenize import tokenize_examples
 
-    assert recipe.train is not None and recipe.data is not None
-    examples = build_training_examples(recipe.data, recipe.seed, recipe.language_names)
-    tokenizer = load_tokenizer(base, trust_remote_code=recipe.model.trust_remote_code, padding_side="right")
-    loss_turns = "all"
-    tokenized, dropped = tokenize_examples(tokenizer, examples, recipe.train.max_length, loss_turns)
-    if recipe.train.loss_on == "all":
+    examples = build_training_examples(data, recipe.seed, recipe.language_names)
+    tokenizer = load_tokenizer(model, trust_remote_code=recipe.model.trust_remote_code, padding_side="right")
+    tokenized, dropped = tokenize_examples(tokenizer, examples, spec.max_length)
+    if spec.loss_on == "all":
         for item in tokenized:
             item.assistant_masks = [1] * len(item.input_ids)
     if dropped:
         console.print(f"[yellow]{dropped} of {len(examples)} training examples exceed "
-                      f"train.max_length={recipe.train.max_length} tokens and were left out[/yellow]")
+                      f"train.max_length={spec.max_length} tokens and were left out[/yellow]")
     if not tokenized:
         raise RecipeError("no training example fits train.max_length; raise it or shorten the data")
-    result = train_sft(base, tokenizer, tokenized, recipe.train, run_dir, seed=recipe.seed,
-                       trust_remote_code=recipe.model.trust_remote_code)
-    info.update(train_time_s=result.train_time_s, train_tokens=result.train_tokens,
-                train_examples=result.train_examples, train_examples_dropped=dropped,
-                final_loss=result.final_loss)
+    result = train_sft(model, tokenizer, tokenized, spec, out_dir, seed=recipe.seed,
+                       trust_remote_code=recipe.model.trust_remote_code, phase=phase,
+                       metrics_path=metrics_path, step_offset=step_offset)
+    return result, dropped
+
+
+def _record_training(info: dict[str, Any], result, dropped: int) -> None:
+    info["train_time_s"] = info.get("train_time_s", 0.0) + result.train_time_s
+    info["train_tokens"] = info.get("train_tokens", 0) + result.train_tokens
+    info["train_examples"] = info.get("train_examples", 0) + result.train_examples
+    info["train_examples_dropped"] = info.get("train_examples_dropped", 0) + dropped
+    info["final_loss"] = result.final_loss
+
+
+def _train(recipe: Recipe, base: ResolvedModel, run_dir: Path, info: dict[str, Any]) -> ResolvedModel:
+    assert recipe.train is not None and recipe.data is not None
+    result, dropped = _train_on(recipe, base, recipe.data, recipe.train, run_dir, run_dir / "metrics.jsonl")
+    _record_training(info, result, dropped)
     _write_info(run_dir, info)
     return ResolvedModel(recipe.name, str(result.model_dir), "local")
+
+
+def phase_train_spec(recipe: Recipe, index: int) -> TrainSpec:
+    """The phase's training settings: its own values over the recipe's ``train`` section; an
+    ``lr_multiplier`` scales the previous phase's learning rate (methods.md §7: lower phase-2 LR)."""
+    assert recipe.train is not None and recipe.phases
+    learning_rate = recipe.train.learning_rate
+    for phase in recipe.phases[: index + 1]:
+        if phase.learning_rate is not None:
+            learning_rate = phase.learning_rate
+        elif phase.lr_multiplier is not None:
+            learning_rate *= phase.lr_multiplier
+    phase = recipe.phases[index]
+    update: dict[str, Any] = {"learning_rate": learning_rate}
+    if phase.epochs is not None:
+        update["epochs"] = phase.epochs
+    if phase.max_steps is not None:
+        update["max_steps"] = phase.max_steps
+    return recipe.train.model_copy(update=update)
+
+
+def _train_phases(recipe: Recipe, base: ResolvedModel, run_dir: Path, info: dict[str, Any]) -> ResolvedModel:
+    """Phase k+1 starts from phase k's saved weights. A finished phase leaves ``phase_complete.json``;
+    a resumed run skips finished phases and resumes the interrupted one from its last checkpoint."""
+    from lingotune.eval.suite import evaluate_model
+
+    assert recipe.phases is not None
+    current, step_offset = base, 0
+    for index, phase in enumerate(recipe.phases):
+        phase_dir = run_dir / "phases" / f"{index + 1}-{phase.name}"
+        marker = phase_dir / "phase_complete.json"
+        if marker.exists():
+            done = json.loads(marker.read_text())
+            console.print(f"[dim]phase {phase.name}: already complete, skipped[/dim]")
+        else:
+            if not phase.fresh_optimizer:
+                raise RecipeError(f"phases.{index}.fresh_optimizer: false is not supported yet "
+                                  "(each phase trains a fresh adapter on the previous phase's merged weights)")
+            if phase.self_paced is not None:
+                from lingotune.train.self_paced_phase import train_self_paced_phase
+
+                result, dropped = train_self_paced_phase(recipe, current, phase, phase_train_spec(recipe, index),
+                                                         phase_dir, run_dir / "metrics.jsonl", step_offset)
+            else:
+                result, dropped = _train_on(recipe, current, phase.data, phase_train_spec(recipe, index),
+                                            phase_dir, run_dir / "metrics.jsonl", phase.name, step_offset)
+            _record_training(info, result, dropped)
+            done = {"steps": result.steps, "model_dir": str(result.model_dir), "train_time_s": result.train_time_s}
+            marker.write_text(json.dumps(done, indent=2))
+            _write_info(run_dir, info)
+        step_offset += done["steps"]
+        current = ResolvedModel(f"{recipe.name}-{phase.name}", done["model_dir"], "local")
+        is_last = index == len(recipe.phases) - 1
+        stage_done = (run_dir / "eval" / phase.name / "summary.json").exists()
+        if recipe.eval and phase.evaluate and not is_last and not stage_done:
+            summary = evaluate_model(current, recipe, phase.name, run_dir)
+            info["eval_time_s"] += summary["eval_time_s"]
+        if recipe.eval and phase.evaluate and not is_last and phase.name not in info["stages"]:
+            info["stages"].append(phase.name)
+    return current

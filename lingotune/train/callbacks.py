@@ -15,24 +15,28 @@ LOGGED_KEYS = ("loss", "learning_rate", "grad_norm", "epoch", "train_runtime", "
 class MetricsJsonl(TrainerCallback):
     """Appends one line per logging step, flushed at once so a kill loses nothing logged.
 
-    On resume, lines past the checkpoint's step are dropped first: they belong to the part of the
-    run that is about to be redone.
+    Phases share one file: each phase's steps are shifted by ``step_offset`` (the steps of the
+    phases before it) so the loss curve runs on across phases. On (re)start of a phase, its lines
+    past the checkpoint it resumes from are dropped first: that part is about to be redone.
     """
 
-    def __init__(self, path: Path, phase: str | None = None, resume_step: int = 0) -> None:
-        self.path, self.phase = path, phase
+    def __init__(self, path: Path, phase: str | None = None, resume_step: int = 0, step_offset: int = 0) -> None:
+        self.path, self.phase, self.step_offset = path, phase, step_offset
         if path.exists():
-            kept = [
-                line
-                for line in path.read_text().splitlines()
-                if line.strip() and (resume_step > 0 and json.loads(line).get("step", 0) <= resume_step)
-            ]
+            kept = []
+            for line in path.read_text().splitlines():
+                if not line.strip():
+                    continue
+                record = json.loads(line)
+                other_phase = record.get("phase") != phase
+                if other_phase or record.get("step", 0) <= step_offset + resume_step:
+                    kept.append(line)
             path.write_text("".join(line + "\n" for line in kept))
 
     def on_log(self, args, state, control, logs=None, **kwargs):
         if not state.is_world_process_zero or not logs:
             return
-        record = {"step": state.global_step}
+        record = {"step": self.step_offset + state.global_step}
         record.update({k: float(v) for k, v in logs.items() if k in LOGGED_KEYS})
         if self.phase:
             record["phase"] = self.phase

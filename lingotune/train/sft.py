@@ -35,6 +35,7 @@ class TrainResult:
     train_tokens: int
     train_examples: int
     final_loss: float | None
+    steps: int = 0
 
 
 def last_checkpoint(checkpoint_dir: Path) -> Path | None:
@@ -86,7 +87,11 @@ def train_sft(
     seed: int = 0,
     trust_remote_code: bool = False,
     phase: str | None = None,
+    metrics_path: Path | None = None,
+    step_offset: int = 0,
 ) -> TrainResult:
+    """Train and save under ``run_dir`` (checkpoints/, model/, adapter/); log to ``metrics_path``
+    (default ``run_dir/metrics.jsonl``) with steps shifted by ``step_offset`` (phases)."""
     import torch
     from transformers import DataCollatorForSeq2Seq, Trainer, TrainingArguments
 
@@ -138,7 +143,10 @@ def train_sft(
         args=args,
         train_dataset=train_dataset,
         data_collator=DataCollatorForSeq2Seq(tokenizer, padding=True, label_pad_token_id=-100),
-        callbacks=[MetricsJsonl(run_dir / "metrics.jsonl", phase, resume_step), RichProgress()],
+        callbacks=[
+            MetricsJsonl(metrics_path or run_dir / "metrics.jsonl", phase, resume_step, step_offset),
+            RichProgress(f"Training {phase}" if phase else "Training"),
+        ],
     )
     from transformers.trainer_callback import PrinterCallback
 
@@ -150,7 +158,8 @@ def train_sft(
     tokens = round((trainer.state.epoch or 0.0) * tokens_per_epoch)
     model_dir, adapter_dir = save_final(trainer.model, model, tokenizer, spec, run_dir, trust_remote_code)
     (run_dir / "train_result.json").write_text(json.dumps(output.metrics, indent=2))
-    return TrainResult(model_dir, adapter_dir, elapsed, tokens, len(examples), output.training_loss)
+    return TrainResult(model_dir, adapter_dir, elapsed, tokens, len(examples), output.training_loss,
+                       output.global_step)
 
 
 def save_final(trained, base: ResolvedModel, tokenizer, spec: TrainSpec, run_dir: Path, trust_remote_code: bool):

@@ -85,12 +85,15 @@ def tokenize_examples(
     tokenizer, examples: Sequence[Example], max_length: int, loss_turns: str | Sequence[int] = "all"
 ) -> tuple[list[TokenizedExample], int]:
     """Tokenise all examples; those longer than ``max_length`` are dropped (truncation could cut the
-    answer off and teach the model to stop mid-sentence). Returns the kept ones and how many were dropped."""
+    answer off and teach the model to stop mid-sentence). Returns the kept ones and how many were dropped.
+
+    An example's ``meta["loss_turns"]`` (set by builders such as X-CIT's two-turn chat) overrides
+    ``loss_turns`` for that example."""
     ensure_chat_template(tokenizer)
     kept: list[TokenizedExample] = []
     dropped = 0
     for example in examples:
-        tokenized = tokenize_example(tokenizer, example, loss_turns)
+        tokenized = tokenize_example(tokenizer, example, example.meta.get("loss_turns", loss_turns))
         if len(tokenized.input_ids) > max_length or not any(tokenized.assistant_masks):
             dropped += 1
             continue
