@@ -3,12 +3,13 @@ print as one message (no traceback), everything else propagates."""
 
 from __future__ import annotations
 
-import functools
 from pathlib import Path
 from typing import Annotated
 
 import typer
+from rich.markup import escape
 
+from lingotune.cli_errors import user_errors
 from lingotune.errors import LingotuneError
 from lingotune.progress import console
 
@@ -20,13 +21,6 @@ app.add_typer(data_app, name="data")
 app.add_typer(models_app, name="models")
 
 
-def _mount_merge() -> None:
-    from lingotune.merge.cli import merge_app
-
-    app.add_typer(merge_app, name="merge")
-
-
-_mount_merge()
 
 Overrides = Annotated[list[str] | None, typer.Argument(help="key=value overrides, e.g. train.max_steps=10")]
 FormatOpt = Annotated[
@@ -36,26 +30,6 @@ SourceLanguageOpt = Annotated[
     str | None, typer.Option("--source-language", "-s", help="source side's language, for parallel data")
 ]
 LanguageOpt = Annotated[str, typer.Option("--language", "-l", help="language code of the examples (ISO 639-1/-3)")]
-
-
-def user_errors(command):
-    @functools.wraps(command)
-    def wrapper(*args, **kwargs):
-        from lingotune.progress import silence_library_bars
-
-        silence_library_bars()
-        try:
-            return command(*args, **kwargs)
-        except LingotuneError as error:
-            console.print(f"[bold red]error:[/bold red] {_escape(str(error))}", highlight=False)
-            raise typer.Exit(2) from None
-    return wrapper
-
-
-def _escape(text: str) -> str:
-    from rich.markup import escape
-
-    return escape(text)
 
 
 @app.command()
@@ -105,6 +79,22 @@ def report(run_dir: Path) -> None:
     console.print(f"Report: {md}\n        {html}")
 
 
+@app.command()
+@user_errors
+def compare(
+    run_dirs: Annotated[list[Path], typer.Argument(help="run folders")],
+    out: Annotated[Path | None, typer.Option(help="output folder")] = None,
+    baseline: Annotated[Path | None, typer.Option(help="baseline run (default: the first)")] = None,
+    judge_url: Annotated[str | None, typer.Option(help="OpenAI-compatible base URL of a judge")] = None,
+    judge_model: Annotated[str | None, typer.Option(help="judge model: pairwise win rates vs the baseline")] = None,
+    judge_key_env: Annotated[str | None, typer.Option(help="environment variable holding the judge API key")] = None,
+) -> None:
+    """One report across runs: every metric with CIs against a baseline run, with plots."""
+    from lingotune.eval.compare import compare_command
+
+    compare_command(run_dirs, out, baseline, judge_url, judge_model, judge_key_env)
+
+
 @data_app.command("validate")
 @user_errors
 def data_validate(
@@ -115,11 +105,11 @@ def data_validate(
 
     errors = validate_file(file, format, language, source_language=source_language)
     for error in errors:
-        console.print(_escape(str(error)), highlight=False)
+        console.print(escape(str(error)), highlight=False)
     if errors:
-        console.print(f"[bold red]{len(errors)} bad record(s)[/bold red] in {_escape(str(file))}")
+        console.print(f"[bold red]{len(errors)} bad record(s)[/bold red] in {escape(str(file))}")
         raise typer.Exit(1)
-    console.print(f"[green]✓[/green] {_escape(str(file))}: all records valid")
+    console.print(f"[green]✓[/green] {escape(str(file))}: all records valid")
 
 
 @data_app.command("stats")
@@ -162,6 +152,17 @@ def models_prepare(name: str) -> None:
 
     resolved = resolve_model(name)
     console.print(f"{resolved.name}: {resolved.path}")
+
+
+def _mount_subcommands() -> None:
+    from lingotune.merge.cli import merge_app
+    from lingotune.serve.cli import serve as serve_command
+
+    app.add_typer(merge_app, name="merge")
+    app.command("serve")(serve_command)
+
+
+_mount_subcommands()
 
 
 if __name__ == "__main__":

@@ -16,6 +16,7 @@ import yaml
 from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_validator, model_validator
 
 from lingotune.errors import RecipeError
+from lingotune.eval.judge.config import JudgeSpec
 from lingotune.merge.config import MergeSpec
 from lingotune.merge.selection import Selection
 from lingotune.paths import repo_root
@@ -126,12 +127,19 @@ class EvalTask(Strict):
 
 
 class EvalSpec(Strict):
-    tasks: list[EvalTask] = Field(min_length=1)
+    tasks: list[EvalTask] = []
+    judge: JudgeSpec | None = None
     batch_size: int = Field(default=16, gt=0)
     dtype: Literal["auto", "float32", "bfloat16", "float16"] = "auto"
     bootstrap_resamples: int = Field(default=1000, gt=0)
     cache_base: bool = True
     samples_in_report: int = Field(default=5, ge=0)
+
+    @model_validator(mode="after")
+    def _something_to_evaluate(self) -> EvalSpec:
+        if not self.tasks and self.judge is None:
+            raise ValueError("eval needs at least one task or a judge section")
+        return self
 
 
 class Recipe(Strict):
@@ -278,6 +286,11 @@ def _resolve_paths(recipe: Recipe, recipe_path: Path) -> None:
         paths = item.path if isinstance(item.path, list) else item.path.split("|")
         resolved = [_resolve_one(p, recipe_path, where) for p in paths]
         item.path = resolved if len(resolved) > 1 else resolved[0]
+    judge = recipe.eval.judge if recipe.eval else None
+    for attr in ("questions", "reference_answers", "answers", "judge_prompts", "baseline_answers"):
+        value = getattr(judge, attr, None)
+        if value and not value.startswith("stage:"):
+            setattr(judge, attr, _resolve_one(value, recipe_path, f"eval.judge.{attr}"))
 
 
 def dump_recipe(recipe: Recipe) -> str:

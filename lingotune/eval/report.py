@@ -12,122 +12,40 @@ twice, so the Markdown and the HTML cannot drift apart.
 
 from __future__ import annotations
 
-import base64
-import html
 import json
-import math
 import re
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
 from lingotune.errors import DataError
-from lingotune.eval.plots import LossPoint, Series, loss_curve_png, metric_bars_png
+from lingotune.eval.document import (  # noqa: F401  (re-exported: the report's public rendering API)
+    Block,
+    Cell,
+    Code,
+    Heading,
+    Image,
+    Para,
+    Table,
+    count,
+    duration,
+    render_html,
+    render_markdown,
+)
+from lingotune.eval.plots import Series, loss_curve_png, metric_bars_png
+from lingotune.eval.run_files import (  # noqa: F401  (re-exported for callers of the report module)
+    DASH,
+    is_number,
+    load_items,
+    load_loss_points,
+    load_stage_summary,
+    run_info,
+    stage_names,
+)
 
-DASH = "—"
 SAMPLES_PER_TASK = 5
 PROMPT_CHARS = 300
 OUTPUT_CHARS = 500
-
-
-# --------------------------------------------------------------------------- reading the run directory
-
-
-def _is_number(value: object) -> bool:
-    """Finite ints and floats only: bools are ints in Python but never a score."""
-    return isinstance(value, int | float) and not isinstance(value, bool) and math.isfinite(value)
-
-
-def _read_json(path: Path) -> Any:
-    """Parse a JSON file, turning a parse error into a DataError that names the file and line."""
-    try:
-        return json.loads(path.read_text(encoding="utf-8"))
-    except json.JSONDecodeError as err:
-        raise DataError(str(path), f"{err.lineno}:{err.colno}", f"not valid JSON ({err.msg})") from err
-
-
-def _run_info(run_dir: Path) -> dict[str, Any]:
-    """``run_info.json`` as a dict; empty when absent or unreadable, since every field is optional here."""
-    path = run_dir / "run_info.json"
-    if not path.is_file():
-        return {}
-    try:
-        info = _read_json(path)
-    except DataError:
-        return {}
-    return info if isinstance(info, dict) else {}
-
-
-def stage_names(run_dir: Path) -> list[str]:
-    """Evaluation stages in run order.
-
-    ``run_info.json`` "stages" is authoritative because only the trainer knows the order of
-    intermediate stages; without it, the directories under ``eval/`` are used, with "base" first,
-    "final" last and anything else alphabetically between.
-    """
-    run_dir = Path(run_dir)
-    stages = _run_info(run_dir).get("stages")
-    if isinstance(stages, list) and stages and all(isinstance(s, str) for s in stages):
-        return list(dict.fromkeys(stages))
-    eval_dir = run_dir / "eval"
-    found = sorted(p.name for p in eval_dir.iterdir() if p.is_dir() and not p.name.startswith(".")) \
-        if eval_dir.is_dir() else []
-    middle = [s for s in found if s not in ("base", "final")]
-    return [s for s in ("base",) if s in found] + middle + [s for s in ("final",) if s in found]
-
-
-def load_stage_summary(run_dir: Path, stage: str) -> dict[str, Any]:
-    """``eval/<stage>/summary.json``; ``{"stage": stage, "tasks": {}}`` when the stage was not evaluated.
-
-    A missing summary is normal (single-stage runs, a run that died before "final"), so it is an empty
-    result; a summary that exists but is not valid JSON raises DataError, because that is a bug to see.
-    """
-    path = Path(run_dir) / "eval" / stage / "summary.json"
-    if not path.is_file():
-        return {"stage": stage, "tasks": {}}
-    summary = _read_json(path)
-    if not isinstance(summary, dict):
-        raise DataError(str(path), "1", "expected a JSON object")
-    if not isinstance(summary.get("tasks"), dict):
-        summary["tasks"] = {}
-    return summary
-
-
-def _jsonl(path: Path) -> tuple[list[dict[str, Any]], int]:
-    """Objects of a JSON-lines file and how many lines were unreadable (e.g. cut by a crash)."""
-    rows: list[dict[str, Any]] = []
-    bad = 0
-    if not path.is_file():
-        return rows, bad
-    for line in path.read_text(encoding="utf-8", errors="replace").splitlines():
-        if not line.strip():
-            continue
-        try:
-            row = json.loads(line)
-        except json.JSONDecodeError:
-            bad += 1
-            continue
-        if isinstance(row, dict):
-            rows.append(row)
-        else:
-            bad += 1
-    return rows, bad
-
-
-def load_loss_points(run_dir: Path) -> tuple[list[LossPoint], int]:
-    """Loss-curve points of ``metrics.jsonl``; lines without a numeric step and loss are not steps."""
-    rows, bad = _jsonl(Path(run_dir) / "metrics.jsonl")
-    points = [
-        LossPoint(float(r["step"]), float(r["loss"]), r["phase"] if isinstance(r.get("phase"), str) else None)
-        for r in rows
-        if _is_number(r.get("step")) and _is_number(r.get("loss"))
-    ]
-    return points, bad
-
-
-def load_items(run_dir: Path, stage: str, task: str) -> list[dict[str, Any]]:
-    """Per-item records of one task in one stage, in file order; empty when the file is absent."""
-    return _jsonl(Path(run_dir) / "eval" / stage / f"{task}.jsonl")[0]
 
 
 # --------------------------------------------------------------------------- numbers and verdicts
@@ -144,13 +62,13 @@ class Estimate:
     @classmethod
     def parse(cls, raw: object) -> Estimate | None:
         """Accept ``{"value", "low", "high"}`` or a bare number; anything else is "not measured"."""
-        if _is_number(raw):
+        if is_number(raw):
             return cls(float(raw))  # type: ignore[arg-type]
-        if not isinstance(raw, dict) or not _is_number(raw.get("value")):
+        if not isinstance(raw, dict) or not is_number(raw.get("value")):
             return None
         low, high = raw.get("low"), raw.get("high")
-        return cls(float(raw["value"]), float(low) if _is_number(low) else None,
-                   float(high) if _is_number(high) else None)
+        return cls(float(raw["value"]), float(low) if is_number(low) else None,
+                   float(high) if is_number(high) else None)
 
     @property
     def lo(self) -> float:
@@ -239,7 +157,7 @@ class RunData:
 
 def _load_run(run_dir: Path, before: str, after: str) -> RunData:
     """Read summaries of all stages; the headline compares ``before`` and ``after`` where they exist."""
-    run = RunData(run_dir, _run_info(run_dir), stage_names(run_dir), {}, [])
+    run = RunData(run_dir, run_info(run_dir), stage_names(run_dir), {}, [])
     for stage in list(dict.fromkeys([*run.stages, before, after])):
         try:
             tasks = load_stage_summary(run_dir, stage)["tasks"]
@@ -257,64 +175,6 @@ def _load_run(run_dir: Path, before: str, after: str) -> RunData:
     return run
 
 
-# --------------------------------------------------------------------------- document blocks
-
-
-@dataclass
-class Cell:
-    """A table cell; when ``full`` is longer than ``text``, HTML shows it in a <details> element."""
-
-    text: str
-    full: str | None = None
-
-
-@dataclass
-class Heading:
-    text: str
-    level: int = 2
-
-
-@dataclass
-class Para:
-    text: str
-
-
-@dataclass
-class Table:
-    headers: list[str]
-    rows: list[list[Cell | str]]
-
-
-@dataclass
-class Image:
-    rel_path: str
-    alt: str
-    png: bytes
-
-
-@dataclass
-class Code:
-    text: str
-    lang: str = ""
-
-
-Block = Heading | Para | Table | Image | Code
-
-
-def _duration(seconds: object) -> str:
-    if not _is_number(seconds):
-        return DASH
-    total = int(round(float(seconds)))  # type: ignore[arg-type]
-    h, rest = divmod(total, 3600)
-    m, s = divmod(rest, 60)
-    clock = f"{h}h {m:02d}m {s:02d}s" if h else f"{m}m {s:02d}s"
-    return f"{clock} ({float(seconds):.1f} s)"  # type: ignore[arg-type]
-
-
-def _count(value: object) -> str:
-    return f"{value:,}" if isinstance(value, int) and not isinstance(value, bool) else DASH
-
-
 def _header(run: RunData) -> list[Block]:
     info = run.info
     name = info.get("name") or run.run_dir.name
@@ -325,11 +185,11 @@ def _header(run: RunData) -> list[Block]:
         ["Device", str(info.get("device") or DASH)],
         ["Finished", DASH if finished is None else ("yes" if finished else "no")],
         ["Stages", ", ".join(run.stages) or DASH],
-        ["Wall time", _duration(info.get("wall_time_s"))],
-        ["Train time", _duration(info.get("train_time_s"))],
-        ["Eval time", _duration(info.get("eval_time_s"))],
-        ["Train tokens", _count(info.get("train_tokens"))],
-        ["Train examples", _count(info.get("train_examples"))],
+        ["Wall time", duration(info.get("wall_time_s"))],
+        ["Train time", duration(info.get("train_time_s"))],
+        ["Eval time", duration(info.get("eval_time_s"))],
+        ["Train tokens", count(info.get("train_tokens"))],
+        ["Train examples", count(info.get("train_examples"))],
     ]
     blocks: list[Block] = [Heading(f"lingotune run report: {name}", 1), Table(["Run", str(name)], rows)]
     if not info:
@@ -430,7 +290,7 @@ def _clip(text: str, limit: int) -> Cell:
 
 
 def _score(value: object) -> str:
-    return f"{value:.1f}" if _is_number(value) else (DASH if value is None else str(value))
+    return f"{value:.1f}" if is_number(value) else (DASH if value is None else str(value))
 
 
 def _scores(items: list[dict[str, Any] | None]) -> str:
@@ -477,89 +337,6 @@ def _recipe(run: RunData) -> list[Block]:
     if not path.is_file():
         return [Heading("Recipe"), Para("recipe.yaml is missing.")]
     return [Heading("Recipe"), Code(path.read_text(encoding="utf-8", errors="replace"), "yaml")]
-
-
-# --------------------------------------------------------------------------- rendering
-
-
-def _md_escape(text: str) -> str:
-    """Escape HTML (Markdown renders raw HTML, so a model's "<script>" must stay text)."""
-    return html.escape(text, quote=False)
-
-
-def _md_cell(cell: Cell | str) -> str:
-    text = cell.text if isinstance(cell, Cell) else cell
-    text = _md_escape(text).replace("\\", "\\\\").replace("|", "\\|")
-    return re.sub(r"\r\n|\r|\n", "<br>", text) or " "
-
-
-def _md_block(block: Block) -> str:
-    match block:
-        case Heading(text, level):
-            return f"{'#' * level} {_md_escape(text)}"
-        case Para(text):
-            return _md_escape(text)
-        case Table(headers, rows):
-            lines = ["| " + " | ".join(_md_cell(h) for h in headers) + " |",
-                     "|" + "---|" * len(headers)]
-            lines += ["| " + " | ".join(_md_cell(c) for c in row) + " |" for row in rows]
-            return "\n".join(lines)
-        case Image(rel_path, alt, _):
-            return f"![{_md_escape(alt)}]({rel_path})"
-        case Code(text, lang):
-            fence = "`" * max(3, 1 + max((len(r) for r in re.findall(r"`+", text)), default=0))
-            return f"{fence}{lang}\n{text.rstrip()}\n{fence}"
-    raise TypeError(f"unknown block {block!r}")
-
-
-def render_markdown(blocks: list[Block]) -> str:
-    return "\n\n".join(_md_block(b) for b in blocks) + "\n"
-
-
-def _html_cell(cell: Cell | str, tag: str = "td") -> str:
-    if isinstance(cell, Cell) and cell.full is not None and cell.full != cell.text:
-        inner = (f"<details><summary>{html.escape(cell.text)}</summary>"
-                 f"<div class=\"full\">{html.escape(cell.full)}</div></details>")
-    else:
-        inner = html.escape(cell.text if isinstance(cell, Cell) else cell)
-    return f"<{tag}>{inner}</{tag}>"
-
-
-def _html_block(block: Block) -> str:
-    match block:
-        case Heading(text, level):
-            return f"<h{level}>{html.escape(text)}</h{level}>"
-        case Para(text):
-            return f"<p>{html.escape(text)}</p>"
-        case Table(headers, rows):
-            head = "<tr>" + "".join(_html_cell(h, "th") for h in headers) + "</tr>"
-            body = "".join("<tr>" + "".join(_html_cell(c) for c in row) + "</tr>" for row in rows)
-            return f"<table><thead>{head}</thead><tbody>{body}</tbody></table>"
-        case Image(_, alt, png):
-            data = base64.b64encode(png).decode("ascii")
-            return f"<figure><img alt=\"{html.escape(alt)}\" src=\"data:image/png;base64,{data}\"></figure>"
-        case Code(text, _):
-            return f"<pre><code>{html.escape(text)}</code></pre>"
-    raise TypeError(f"unknown block {block!r}")
-
-
-_CSS = """
-body { font-family: system-ui, sans-serif; margin: 2em auto; max-width: 1200px; padding: 0 1em; color: #222; }
-table { border-collapse: collapse; margin: 1em 0; font-size: 0.9em; }
-th, td { border: 1px solid #ccc; padding: 4px 8px; vertical-align: top; text-align: left;
-         white-space: pre-wrap; max-width: 32em; }
-th { background: #f3f3f3; }
-pre { background: #f6f8fa; padding: 1em; overflow-x: auto; }
-img { max-width: 100%; }
-summary { cursor: pointer; }
-.full { margin-top: 0.5em; border-top: 1px dashed #bbb; }
-"""
-
-
-def render_html(blocks: list[Block], title: str) -> str:
-    body = "\n".join(_html_block(b) for b in blocks)
-    return (f"<!DOCTYPE html>\n<html lang=\"en\"><head><meta charset=\"utf-8\">"
-            f"<title>{html.escape(title)}</title><style>{_CSS}</style></head>\n<body>\n{body}\n</body></html>\n")
 
 
 # --------------------------------------------------------------------------- entry point

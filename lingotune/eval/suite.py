@@ -168,6 +168,13 @@ def evaluate_model(
             (staging / "summary.json").write_text(json.dumps(task_summary))
             shutil.rmtree(cached, ignore_errors=True)
             staging.replace(cached)
+    (out_dir / "summary.json").write_text(json.dumps(summary, indent=2, ensure_ascii=False))
+    if spec.judge is not None:
+        from lingotune.eval.judge.run import judge_stage
+
+        del loaded  # the judge loads the model through its own backend
+        judge_stage(model, recipe, stage, run_dir)
+        summary = json.loads((out_dir / "summary.json").read_text())
     summary["eval_time_s"] = time.time() - started
     (out_dir / "summary.json").write_text(json.dumps(summary, indent=2, ensure_ascii=False))
     return summary

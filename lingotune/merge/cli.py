@@ -7,7 +7,6 @@ sub-command to ``run``.
 
 from __future__ import annotations
 
-import functools
 import json
 from pathlib import Path
 from typing import Annotated
@@ -15,7 +14,7 @@ from typing import Annotated
 import typer
 from typer.core import TyperGroup
 
-from lingotune.errors import LingotuneError
+from lingotune.cli_errors import user_errors
 from lingotune.progress import console
 
 
@@ -32,24 +31,8 @@ merge_app = typer.Typer(
 )
 
 
-def _user_errors(command):
-    """Same contract as lingotune.cli.user_errors (kept here to avoid a circular import)."""
-
-    @functools.wraps(command)
-    def wrapper(*args, **kwargs):
-        try:
-            return command(*args, **kwargs)
-        except LingotuneError as error:
-            from rich.markup import escape
-
-            console.print(f"[bold red]error:[/bold red] {escape(str(error))}", highlight=False)
-            raise typer.Exit(2) from None
-
-    return wrapper
-
-
 @merge_app.command("run")
-@_user_errors
+@user_errors
 def run_command(
     recipe: Path,
     overrides: Annotated[list[str] | None, typer.Argument(help="key=value overrides, e.g. merge.bottom=4")] = None,
@@ -67,7 +50,7 @@ def run_command(
 
 
 @merge_app.command("analyze")
-@_user_errors
+@user_errors
 def analyze_command(
     base: Annotated[str, typer.Argument(help="the model the experts were fine-tuned from")],
     experts: Annotated[list[str], typer.Argument(help="experts; the first is taken as the language expert")],

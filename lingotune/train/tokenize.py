@@ -89,13 +89,18 @@ def tokenize_examples(
 
     An example's ``meta["loss_turns"]`` (set by builders such as X-CIT's two-turn chat) overrides
     ``loss_turns`` for that example."""
+    from lingotune.progress import progress_bar
+
     ensure_chat_template(tokenizer)
     kept: list[TokenizedExample] = []
     dropped = 0
-    for example in examples:
-        tokenized = tokenize_example(tokenizer, example, example.meta.get("loss_turns", loss_turns))
-        if len(tokenized.input_ids) > max_length or not any(tokenized.assistant_masks):
-            dropped += 1
-            continue
-        kept.append(tokenized)
+    with progress_bar() as bar:
+        task = bar.add_task("Tokenising", total=len(examples))
+        for example in examples:
+            tokenized = tokenize_example(tokenizer, example, example.meta.get("loss_turns", loss_turns))
+            bar.advance(task)
+            if len(tokenized.input_ids) > max_length or not any(tokenized.assistant_masks):
+                dropped += 1
+                continue
+            kept.append(tokenized)
     return kept, dropped

@@ -1,0 +1,246 @@
+"""``lingotune compare RUN_DIR...``: one report across runs (Markdown + self-contained HTML + PNGs).
+
+Each run contributes one stage, "final" when it was trained and evaluated after, else "base", read
+from its own ``eval/<stage>/summary.json`` (judge results included, also from
+``eval/<stage>/judge/summary.json`` when the stage summary lacks them) and ``run_info.json``. The
+table shows every (task, metric) per run with its CI, and, against the chosen baseline run, a
+verdict that only says "better"/"worse" when the intervals do not overlap. Reading, blocks,
+rendering and plots are ``report.py``'s and ``plots.py``'s, imported, so both reports look alike.
+
+Optionally, given a judge, each run's answers are compared pairwise with the baseline run's
+(both orders, through the request cache) and the win rates are added.
+"""
+
+from __future__ import annotations
+
+import json
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+from lingotune.errors import LingotuneError
+from lingotune.eval.plots import Series, metric_bars_png
+from lingotune.eval.report import (
+    DASH,
+    Block,
+    Estimate,
+    Heading,
+    Image,
+    Para,
+    Table,
+    duration,
+    load_stage_summary,
+    render_html,
+    render_markdown,
+    retention,
+    run_info,
+    stage_names,
+)
+
+ONE_TO_TEN = {"judge_score"}  # MT-Bench's scale; everything else is 0–100
+
+
+@dataclass
+class RunColumn:
+    label: str
+    run_dir: Path
+    stage: str
+    info: dict[str, Any]
+    tasks: dict[str, dict[str, Any]]
+    base_tasks: dict[str, dict[str, Any]]
+    judge: dict[str, Any] | None
+
+    def estimate(self, task: str, metric: str, tasks: dict[str, dict[str, Any]] | None = None) -> Estimate | None:
+        metrics = (tasks if tasks is not None else self.tasks).get(task, {}).get("metrics")
+        return Estimate.parse(metrics.get(metric)) if isinstance(metrics, dict) else None
+
+
+def _judge_summary(run_dir: Path, stage: str) -> dict[str, Any] | None:
+    path = run_dir / "eval" / stage / "judge" / "summary.json"
+    return json.loads(path.read_text(encoding="utf-8")) if path.is_file() else None
+
+
+def load_run(run_dir: str | Path, label: str | None = None) -> RunColumn:
+    run_dir = Path(run_dir)
+    if not (run_dir / "eval").is_dir():
+        raise LingotuneError(f"{run_dir} has no eval/ folder: is it a lingotune run folder?")
+    stages = stage_names(run_dir)
+    stage = "final" if "final" in stages else "base" if "base" in stages else (stages[-1] if stages else "base")
+    tasks = dict(load_stage_summary(run_dir, stage)["tasks"])
+    judge = _judge_summary(run_dir, stage)
+    if judge is not None and judge.get("name", "judge") not in tasks:
+        from lingotune.eval.judge.run import task_entry
+
+        tasks[judge.get("name", "judge")] = task_entry(judge)
+    base = load_stage_summary(run_dir, "base")["tasks"] if stage != "base" else {}
+    info = run_info(run_dir)
+    return RunColumn(label or info.get("name") or run_dir.name, run_dir, stage, info, tasks, base, judge)
+
+
+def _unique_labels(runs: list[RunColumn]) -> None:
+    seen: dict[str, int] = {}
+    for run in runs:
+        seen[run.label] = seen.get(run.label, 0) + 1
+        if seen[run.label] > 1:
+            run.label = f"{run.label} ({run.run_dir})"
+
+
+def _fmt(estimate: Estimate | None) -> str:
+    return DASH if estimate is None else str(estimate)
+
+
+def _versus(base: Estimate | None, other: Estimate | None) -> str:
+    if base is None or other is None:
+        return DASH
+    delta = f"{other.value - base.value:+.1f}"
+    if other.lo > base.hi:
+        return f"{delta} better"
+    if other.hi < base.lo:
+        return f"{delta} worse"
+    return f"{delta} within CI"
+
+
+def _tokens(run: RunColumn) -> str:
+    parts = []
+    if isinstance(run.info.get("train_tokens"), int):
+        parts.append(f"train {run.info['train_tokens']:,}")
+    requests = (run.judge or {}).get("requests") or {}
+    for role in ("answers", "judge"):
+        stats = requests.get(role) or {}
+        used = (stats.get("prompt_tokens") or 0) + (stats.get("completion_tokens") or 0)
+        if stats:
+            parts.append(f"{role} {used:,} ({stats.get('requests', 0)} requests, {stats.get('hits', 0)} cached)")
+    return "; ".join(parts) or DASH
+
+
+def _header(runs: list[RunColumn], baseline: RunColumn) -> list[Block]:
+    rows = [[r.label + (" (baseline)" if r is baseline else ""), str(r.info.get("model") or DASH),
+             str(r.info.get("language") or DASH), r.stage, duration(r.info.get("wall_time_s")),
+             duration(r.info.get("train_time_s")), duration(r.info.get("eval_time_s")), _tokens(r), str(r.run_dir)]
+            for r in runs]
+    headers = ["Run", "Model", "Language", "Stage", "Wall time", "Train time", "Eval time", "Tokens", "Folder"]
+    return [Heading("lingotune comparison", 1), Table(headers, rows)]
+
+
+def _results(runs: list[RunColumn], baseline: RunColumn) -> tuple[list[Block], list[tuple[str, str]]]:
+    keys: list[tuple[str, str]] = []
+    for run in runs:
+        for task, entry in run.tasks.items():
+            metrics = entry.get("metrics") if isinstance(entry, dict) else None
+            keys += [(task, m) for m in (metrics or {}) if (task, m) not in keys]
+    others = [r for r in runs if r is not baseline]
+    headers = ["Task", "Language", "Metric", *[r.label for r in runs],
+               *[f"{r.label} vs {baseline.label}" for r in others]]
+    rows: list[list[Any]] = []
+    for task, metric in keys:
+        entry = next((r.tasks[task] for r in runs if task in r.tasks), {})
+        scale = " (1–10)" if metric in ONE_TO_TEN else ""
+        values = [r.estimate(task, metric) for r in runs]
+        versus = [_versus(baseline.estimate(task, metric), r.estimate(task, metric)) for r in others]
+        rows.append([task, str(entry.get("language") or DASH), metric + scale, *map(_fmt, values), *versus])
+        if entry.get("retention") is True:
+            kept = [retention(r.estimate(task, metric, r.base_tasks), r.estimate(task, metric)) if r.base_tasks
+                    else DASH for r in runs]
+            rows.append([f"English retention ({task})", str(entry.get("language") or DASH),
+                         f"{metric}: final ÷ base", *kept, *[""] * len(others)])
+    note = Para("Values with 95 % bootstrap CIs in brackets; judge_score is MT-Bench's 1–10 scale, everything "
+                "else 0–100. 'better'/'worse' only when the intervals do not overlap. English retention is each "
+                "run's own final ÷ base.")
+    return [Heading("Results"), Table(headers, rows), note], keys
+
+
+def _plots(runs: list[RunColumn], keys: list[tuple[str, str]], plots_dir: Path) -> list[Block]:
+    blocks: list[Block] = [Heading("Plots")]
+    metrics = list(dict.fromkeys(m for _, m in keys))
+    plots_dir.mkdir(parents=True, exist_ok=True)
+    for metric in metrics:
+        tasks = [t for t, m in keys if m == metric]
+        factor = 10.0 if metric in ONE_TO_TEN else 1.0  # plotted on the shared 0–100 axis
+        series = []
+        for run in runs:
+            bars = []
+            for task in tasks:
+                e = run.estimate(task, metric)
+                bars.append(None if e is None else (e.value * factor, e.lo * factor, e.hi * factor))
+            series.append(Series(run.label, bars))
+        title = f"{metric} ×10" if factor != 1.0 else metric
+        png = metric_bars_png(title, tasks, series)
+        name = "".join(c if c.isalnum() or c in "-_" else "_" for c in metric) + ".png"
+        (plots_dir / name).write_bytes(png)
+        blocks.append(Image(f"{plots_dir.name}/{name}", f"{metric} by task and run", png))
+    return blocks
+
+
+def add_pairwise(runs: list[RunColumn], baseline: RunColumn, judge: Any, out_dir: Path) -> None:
+    """Judge each run's answers against the baseline run's, both orders, and add the win rates as a task.
+
+    Needs the judge answers each run saved (``eval/<stage>/judge/answers.jsonl``); the questions and
+    language come from the baseline run's judge summary."""
+    from lingotune.eval.judge.config import JudgeSpec
+    from lingotune.eval.judge.run import run_judge, task_entry
+
+    def answers_of(run: RunColumn) -> Path:
+        path = run.run_dir / "eval" / run.stage / "judge" / "answers.jsonl"
+        if not path.is_file() or run.judge is None:
+            raise LingotuneError(f"{run.run_dir}: no judge answers ({path}); run the judge (eval.judge) first")
+        return path
+
+    base_answers = answers_of(baseline)
+    for run in runs:
+        if run is baseline:
+            continue
+        spec = JudgeSpec(name=f"pairwise_vs_{baseline.label}"[:60].replace(" ", "_"),
+                         questions=baseline.judge["questions"], language=baseline.judge["language"],
+                         turns=baseline.judge.get("turns", [1]), judge=judge, mode="pairwise",
+                         answers=str(answers_of(run)), baseline_answers=str(base_answers),
+                         baseline_name=baseline.label)
+        summary = run_judge(spec, out_dir / run.run_dir.name, model_name=run.label)
+        run.tasks[spec.name] = task_entry(summary)
+
+
+def write_comparison(run_dirs: list[str | Path], out_dir: str | Path, baseline: str | Path | None = None,
+                     judge: Any | None = None) -> tuple[Path, Path]:
+    """Write ``comparison.md``, ``comparison.html`` and ``plots/*.png`` into ``out_dir``.
+
+    ``baseline``: one of ``run_dirs`` (default: the first). ``judge``: a ``BackendSpec``; when given,
+    each run's judge answers are compared pairwise with the baseline run's and win rates are added."""
+    if not run_dirs:
+        raise LingotuneError("compare needs at least one run folder")
+    runs = [load_run(d) for d in run_dirs]
+    base_path = Path(baseline).resolve() if baseline else runs[0].run_dir.resolve()
+    matches = [r for r in runs if r.run_dir.resolve() == base_path]
+    if not matches:
+        raise LingotuneError(f"the baseline {baseline} is not one of the compared runs")
+    runs = matches[:1] + [r for r in runs if r is not matches[0]]  # the baseline first, in tables and plots
+    _unique_labels(runs)
+    out_dir = Path(out_dir)
+    out_dir.mkdir(parents=True, exist_ok=True)
+    if judge is not None:
+        add_pairwise(runs, matches[0], judge, out_dir / "pairwise")
+    results, keys = _results(runs, matches[0])
+    blocks = [*_header(runs, matches[0]), *results, *_plots(runs, keys, out_dir / "plots")]
+    md_path, html_path = out_dir / "comparison.md", out_dir / "comparison.html"
+    md_path.write_text(render_markdown(blocks), encoding="utf-8")
+    html_path.write_text(render_html(blocks, "lingotune comparison"), encoding="utf-8")
+    return md_path, html_path
+
+
+def compare_command(
+    run_dirs: list[Path],
+    out: Path | None = None,
+    baseline: Path | None = None,
+    judge_url: str | None = None,
+    judge_model: str | None = None,
+    judge_key_env: str | None = None,
+) -> None:
+    """Body of ``lingotune compare``; the lead wraps it in a typer command (see docs/judge_and_serve.md)."""
+    from lingotune.progress import console
+
+    judge = None
+    if judge_model:
+        from lingotune.eval.judge.config import BackendSpec
+
+        judge = BackendSpec(model=judge_model, base_url=judge_url, api_key_env=judge_key_env)
+    out_dir = out or Path("comparisons") / "-".join(Path(d).name for d in run_dirs)
+    md, html = write_comparison(run_dirs, out_dir, baseline, judge)
+    console.print(f"Comparison: {md}\n            {html}")

@@ -1,0 +1,60 @@
+"""The ``eval.judge`` recipe section: what to ask, who answers, who judges.
+
+Kept apart from ``lingotune.config`` so the judge can be used on its own (``run_judge``) and the
+recipe schema only mounts it (``judge: JudgeSpec | None = None`` on ``EvalSpec``).
+"""
+
+from __future__ import annotations
+
+from typing import Literal
+
+from pydantic import BaseModel, ConfigDict, Field
+
+LANGUAGE_CODE = r"^[a-z]{2,3}([-_][A-Za-z0-9]{2,8})*$"
+
+
+class Strict(BaseModel):
+    model_config = ConfigDict(extra="forbid")
+
+
+class BackendSpec(Strict):
+    """A chat endpoint. ``openai``: any OpenAI-compatible server (lingotune serve, vLLM, a hosted API);
+    ``local``: a model lingotune loads itself with transformers."""
+
+    kind: Literal["openai", "local"] = "openai"
+    base_url: str | None = None  # e.g. http://127.0.0.1:8000/v1; None = the openai client's default
+    model: str  # served model name (openai) or model source (local: embedded name, path, hub id)
+    api_key_env: str | None = None  # NAME of the environment variable that holds the key, never the key
+    max_concurrency: int = Field(default=4, gt=0, le=256)
+    timeout_s: float = Field(default=120.0, gt=0)
+    max_retries: int = Field(default=3, ge=0, le=20)  # the openai client's own backoff on 408/429/5xx/timeouts
+    dtype: Literal["auto", "float32", "bfloat16", "float16"] = "auto"  # local only
+    batch_size: int = Field(default=8, gt=0)  # local only
+
+
+class JudgeSpec(Strict):
+    """MT-Bench(-X) judging of the model under test, single-answer and/or pairwise."""
+
+    name: str = Field(default="judge", pattern=r"^[A-Za-z0-9_.-]+$")
+    questions: str  # MT-Bench question.jsonl (question_id, category, turns)
+    language: str = Field(pattern=LANGUAGE_CODE)
+    judge: BackendSpec
+    mode: Literal["single", "pairwise", "both"] = "single"
+    turns: list[Literal[1, 2]] = [1]
+    # Where the prompts come from: a judge_prompts.jsonl, or None = MT-Bench-X's for the language when
+    # shipped, else FastChat's English prompts.
+    judge_prompts: str | None = None
+    reference_answers: str | None = None  # FastChat reference_answer/*.jsonl; used for math/reasoning/coding
+    reference: Literal["auto", "always", "never"] = "auto"
+    answers: str | None = None  # answers of the model under test (FastChat model_answer JSONL); None = generate
+    baseline_answers: str | None = None  # pairwise baseline (FastChat model_answer JSONL), or "stage:base"
+    baseline_name: str = "baseline"
+    # A classifiable answer in the wrong language scores 1 / loses, whatever the judge says.
+    enforce_language: bool = True
+    max_items: int | None = Field(default=None, gt=0)
+    max_new_tokens: int = Field(default=256, gt=0)  # answers of the model under test
+    judge_max_tokens: int = Field(default=512, gt=0)
+    judge_temperature: float = Field(default=0.0, ge=0)
+    parse_retries: int = Field(default=1, ge=0, le=5)  # repair turns after a malformed verdict
+    cache_path: str | None = None  # sqlite request cache; None = <lingotune cache>/requests.sqlite
+    bootstrap_resamples: int = Field(default=1000, gt=0)
