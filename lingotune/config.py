@@ -41,8 +41,20 @@ class DataSource(Strict):
     format: DataFormat = "auto"
     language: str = Field(pattern=LANGUAGE_CODE)
     source_language: str | None = Field(default=None, pattern=LANGUAGE_CODE)
-    builder: Literal["as_is", "extractive_qa", "long_answer", "translation"] = "as_is"
+    builder: Literal[
+        "as_is", "extractive_qa", "long_answer", "translation", "xcit_monolingual", "xcit_chat", "xcit_both", "plug"
+    ] = "as_is"
     prompt_template: str | None = None
+    # X-CIT / PLUG (methods.md §1.3): the English side of parallel instruction data, paired by id or position
+    english_path: str | None = None
+    english_prompt_template: str | None = None
+    pair_by: Literal["id", "index"] = "id"
+    subset_fraction: float = Field(default=0.1, gt=0, le=1)
+    cue: str | None = None
+    restate_template: str | None = None
+    loss_turns: Literal["all", "last"] | list[int] = "all"
+    english_label: str | None = None
+    target_label: str | None = None
     max_context_chars: int | None = Field(default=None, gt=0)
     weight: float = Field(default=1.0, ge=0)
     max_examples: int | None = Field(default=None, gt=0)
@@ -124,6 +136,9 @@ class EvalTask(Strict):
     max_items: int | None = Field(default=None, gt=0)
     max_new_tokens: int = Field(default=32, gt=0)
     retention: bool = False
+    protocol: Literal["direct", "two_turn", "plug"] = "direct"  # X-CIT inference protocols (methods.md §1.3)
+    cue: str | None = None
+    target_label: str | None = None
 
 
 class EvalSpec(Strict):
@@ -280,6 +295,10 @@ def _resolve_paths(recipe: Recipe, recipe_path: Path) -> None:
         entries += [(s, f"data.sources.{i}.path") for i, s in enumerate(recipe.data.sources)]
     for k, phase in enumerate(recipe.phases or []):
         entries += [(s, f"phases.{k}.data.sources.{i}.path") for i, s in enumerate(phase.data.sources)]
+    for source, where in list(entries):
+        if getattr(source, "english_path", None):
+            where_english = where.replace(".path", ".english_path")
+            source.english_path = _resolve_one(source.english_path, recipe_path, where_english)
     if recipe.eval:
         entries += [(t, f"eval.tasks.{i}.path") for i, t in enumerate(recipe.eval.tasks)]
     for item, where in entries:

@@ -14,10 +14,10 @@ from pathlib import Path
 from typing import Any
 
 from lingotune.config import DataSpec, Recipe, TrainSpec, dump_recipe
-from lingotune.data.builders import build_extractive_qa, build_long_answers, build_translation
 from lingotune.data.example import Example
 from lingotune.data.loaders import load_examples
 from lingotune.data.mix import mix, sample
+from lingotune.data.recipe_builders import apply_builder
 from lingotune.errors import RecipeError
 from lingotune.models.sources import ResolvedModel, resolve_model
 from lingotune.progress import console
@@ -29,15 +29,7 @@ def build_training_examples(data: DataSpec, seed: int, language_names: dict[str,
     for source in data.sources:
         examples = load_examples(source.path, source.format, source.language,
                                  source_language=source.source_language, name=source.name)
-        if source.builder == "extractive_qa":
-            examples = build_extractive_qa(examples, source.prompt_template, source.max_context_chars)
-        elif source.builder == "long_answer":
-            examples = build_long_answers(examples, source.prompt_template)
-        elif source.builder == "translation":
-            if not source.source_language:
-                raise RecipeError(f"data source {source.name!r}: builder translation needs source_language")
-            examples = build_translation(examples, source.source_language, source.language,
-                                         source.prompt_template, language_names)
+        examples = apply_builder(source, examples, seed, language_names)
         if source.max_examples and source.max_examples < len(examples):
             examples = sample(examples, source.max_examples, seed)
         if source.name in per_source:
@@ -110,15 +102,11 @@ def run_recipe(recipe: Recipe) -> Path:
     return run_dir
 
 
-def _train_on(recipe: Recipe, model: ResolvedModel, data: DataSpec, spec: TrainSpec, out_dir: Path,
-              metrics_path: Path, phase: str | None = None, step_offset: int = 0):
-    """Build, tokenise and train on one data section; returns the trainer's result and the drop count."""
-    from lingotune.models.loading import load_tokenizer
-    from lingotune.train.sft import train_sft
+def tokenized_training_data(recipe: Recipe, data: DataSpec, spec: TrainSpec, tokenizer):
+    """The data section's examples, built, mixed and tokenised with loss masks; and how many were too long."""
     from lingotune.train.tokenize import tokenize_examples
 
     examples = build_training_examples(data, recipe.seed, recipe.language_names)
-    tokenizer = load_tokenizer(model, trust_remote_code=recipe.model.trust_remote_code, padding_side="right")
     tokenized, dropped = tokenize_examples(tokenizer, examples, spec.max_length)
     if spec.loss_on == "all":
         for item in tokenized:
@@ -128,6 +116,17 @@ def _train_on(recipe: Recipe, model: ResolvedModel, data: DataSpec, spec: TrainS
                       f"train.max_length={spec.max_length} tokens and were left out[/yellow]")
     if not tokenized:
         raise RecipeError("no training example fits train.max_length; raise it or shorten the data")
+    return tokenized, dropped
+
+
+def _train_on(recipe: Recipe, model: ResolvedModel, data: DataSpec, spec: TrainSpec, out_dir: Path,
+              metrics_path: Path, phase: str | None = None, step_offset: int = 0):
+    """Build, tokenise and train on one data section; returns the trainer's result and the drop count."""
+    from lingotune.models.loading import load_tokenizer
+    from lingotune.train.sft import train_sft
+
+    tokenizer = load_tokenizer(model, trust_remote_code=recipe.model.trust_remote_code, padding_side="right")
+    tokenized, dropped = tokenized_training_data(recipe, data, spec, tokenizer)
     result = train_sft(model, tokenizer, tokenized, spec, out_dir, seed=recipe.seed,
                        trust_remote_code=recipe.model.trust_remote_code, phase=phase,
                        metrics_path=metrics_path, step_offset=step_offset)

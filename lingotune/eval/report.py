@@ -262,6 +262,9 @@ def _plots(run: RunData, plots_dir: Path) -> list[Block]:
                   for stage in run.compared]
         png = metric_bars_png(metric, with_metric, series)
         images.append((f"metric_{_safe_name(metric)}.png", f"{metric} by task", png))
+    for spl_png in sorted(run.run_dir.glob("phases/*/spl.png")):  # self-paced learning: selection per epoch
+        images.append((f"spl_{spl_png.parent.name}.png", f"self-paced learning, phase {spl_png.parent.name}",
+                       spl_png.read_bytes()))
     if images:
         plots_dir.mkdir(parents=True, exist_ok=True)
     for file_name, alt, png in images:

@@ -100,6 +100,31 @@ def score_task(task: EvalTask, items: list[EvalItem], outputs: list[str], resamp
     return records, summary
 
 
+def apply_protocol(task: EvalTask, items: list[EvalItem], first: list[str], model, tokenizer, batch_size: int,
+                   stage: str) -> tuple[list[str], list[dict[str, Any]]]:
+    """The answer that is scored, per X-CIT's inference protocols (methods.md §1.3).
+
+    direct: the first answer. two_turn: the first answer is the model's English draft; the cue (in the
+    target language) is sent and the second answer is scored. plug: the part after the target-language
+    label of a PLUG-style answer (a missing label is counted, never hidden).
+    """
+    from lingotune.data.xcit import default_cue, extract_plug_answer, plug_target_label, two_turn_conversation
+
+    if task.protocol == "two_turn":
+        cue = default_cue(task.language, task.cue)
+        second = [two_turn_conversation(item.conversation, answer, cue) for item, answer in zip(items, first,
+                                                                                                 strict=True)]
+        final = generate_batched(model, tokenizer, second, max_new_tokens=task.max_new_tokens, batch_size=batch_size,
+                                 description=f"{stage}: {task.name} (turn 2)")
+        return final, [{"first_turn": answer} for answer in first]
+    if task.protocol == "plug":
+        label = plug_target_label(task.language, task.target_label)
+        extracted = [extract_plug_answer(answer, label) for answer in first]
+        return [str(a) for a in extracted], [{"raw_output": raw, "label_found": a.label_found}
+                                             for raw, a in zip(first, extracted, strict=True)]
+    return first, [{} for _ in first]
+
+
 def model_fingerprint(model: ResolvedModel) -> str:
     """Identifies the weights without hashing gigabytes: config text plus weight files' names, sizes and mtimes."""
     parts = [model.path, model.adapter_path or ""]
@@ -153,11 +178,17 @@ def evaluate_model(
             loaded = load_model(model, dtype=spec.dtype, trust_remote_code=recipe.model.trust_remote_code)
         task_started = time.time()
         items = load_task_items(task, recipe.language_names)
-        outputs = generate_batched(
+        raw = generate_batched(
             loaded, tokenizer, [i.conversation for i in items], max_new_tokens=task.max_new_tokens,
             batch_size=spec.batch_size, description=f"{stage}: {task.name}",
         )
+        outputs, protocol_notes = apply_protocol(task, items, raw, loaded, tokenizer, spec.batch_size, stage)
         records, task_summary = score_task(task, items, outputs, spec.bootstrap_resamples)
+        task_summary["protocol"] = task.protocol
+        for record, note in zip(records, protocol_notes, strict=True):
+            record.update(note)
+        if task.protocol == "plug":
+            task_summary["label_missing"] = sum(not n["label_found"] for n in protocol_notes)
         task_summary["time_s"] = round(time.time() - task_started, 2)
         _write_records(out_dir / f"{task.name}.jsonl", records)
         summary["tasks"][task.name] = task_summary

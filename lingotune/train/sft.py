@@ -77,32 +77,12 @@ def _dataset(examples: list[TokenizedExample]):
     return Dataset.from_dict({"input_ids": [e.input_ids for e in examples], "labels": labels})
 
 
-def train_sft(
-    model: ResolvedModel,
-    tokenizer,
-    examples: list[TokenizedExample],
-    spec: TrainSpec,
-    run_dir: Path,
-    *,
-    seed: int = 0,
-    trust_remote_code: bool = False,
-    phase: str | None = None,
-    metrics_path: Path | None = None,
-    step_offset: int = 0,
-) -> TrainResult:
-    """Train and save under ``run_dir`` (checkpoints/, model/, adapter/); log to ``metrics_path``
-    (default ``run_dir/metrics.jsonl``) with steps shifted by ``step_offset`` (phases)."""
+def training_arguments(spec: TrainSpec, checkpoint_dir: Path, seed: int, **overrides):
+    """lingotune's Trainer settings for a TrainSpec (shared by plain and self-paced training)."""
     import torch
-    from transformers import DataCollatorForSeq2Seq, Trainer, TrainingArguments
+    from transformers import TrainingArguments
 
-    os.environ.setdefault("TOKENIZERS_PARALLELISM", "false")
-    checkpoint_dir = run_dir / "checkpoints"
-    resume_from = last_checkpoint(checkpoint_dir) if spec.resume else None
-    if resume_from:
-        console.print(f"Resuming from {resume_from}")
-    dtype = resolve_dtype(spec.dtype)
-    use_bf16 = dtype == torch.bfloat16
-    args = TrainingArguments(
+    settings = dict(
         output_dir=str(checkpoint_dir),
         per_device_train_batch_size=spec.batch_size,
         gradient_accumulation_steps=spec.grad_accum,
@@ -119,7 +99,7 @@ def train_sft(
         seed=seed,
         data_seed=seed,
         report_to=spec.report_to,
-        bf16=use_bf16,
+        bf16=resolve_dtype(spec.dtype) == torch.bfloat16,
         use_cpu=not torch.cuda.is_available(),
         train_sampling_strategy="group_by_length",
         disable_tqdm=True,
@@ -127,15 +107,49 @@ def train_sft(
         gradient_checkpointing=False,
         save_only_model=False,
     )
+    settings.update(overrides)
+    return TrainingArguments(**settings)
+
+
+def prepare_trainable(model: ResolvedModel, spec: TrainSpec, seed: int, trust_remote_code: bool):
+    """The model ready to train: seeded before the LoRA weights are drawn (the Trainer seeds only after
+    the model exists, which made two identical runs differ), adapters attached, freeze applied."""
     from transformers import set_seed
 
-    set_seed(seed)  # before the LoRA weights are drawn: the Trainer seeds only after the model exists
+    set_seed(seed)
     trained = _load_for_training(model, spec, trust_remote_code)
     if spec.freeze is not None:
         from lingotune.train.freeze import apply_freeze
 
         frozen = apply_freeze(trained, spec.freeze)
         console.print(f"Frozen {len(frozen)} parameters ({spec.freeze.describe()})")
+    return trained
+
+
+def train_sft(
+    model: ResolvedModel,
+    tokenizer,
+    examples: list[TokenizedExample],
+    spec: TrainSpec,
+    run_dir: Path,
+    *,
+    seed: int = 0,
+    trust_remote_code: bool = False,
+    phase: str | None = None,
+    metrics_path: Path | None = None,
+    step_offset: int = 0,
+) -> TrainResult:
+    """Train and save under ``run_dir`` (checkpoints/, model/, adapter/); log to ``metrics_path``
+    (default ``run_dir/metrics.jsonl``) with steps shifted by ``step_offset`` (phases)."""
+    from transformers import DataCollatorForSeq2Seq, Trainer
+
+    os.environ.setdefault("TOKENIZERS_PARALLELISM", "false")
+    checkpoint_dir = run_dir / "checkpoints"
+    resume_from = last_checkpoint(checkpoint_dir) if spec.resume else None
+    if resume_from:
+        console.print(f"Resuming from {resume_from}")
+    args = training_arguments(spec, checkpoint_dir, seed)
+    trained = prepare_trainable(model, spec, seed, trust_remote_code)
     train_dataset = _dataset(examples)
     resume_step = int(resume_from.name.split("-")[1]) if resume_from else 0
     trainer = Trainer(
