@@ -27,23 +27,12 @@ _TOKENIZER_FILES = (
 )
 
 
-def run_folder_model(source: str) -> str:
-    """A run folder (``runs/x``) stands for its merged ``model/``, or its ``adapter/`` if that is all it has."""
-    path = Path(source).expanduser()
-    if path.is_dir() and not (path / "config.json").exists() and not (path / "adapter_config.json").exists():
-        if (path / "model" / "config.json").exists():
-            return str(path / "model")
-        if (path / "adapter" / "adapter_config.json").exists():
-            return str(path / "adapter")
-    return source
-
-
 def resolve_checkpoint(source: str, key: str = "model") -> Path:
     """A local folder with config.json and safetensors weights for ``source`` (``key`` names it in errors)."""
     from lingotune.errors import ModelSourceError
 
     try:
-        resolved = resolve_model(run_folder_model(source))
+        resolved = resolve_model(source)
     except ModelSourceError as exc:
         raise MergeError(f"{key}: {exc}") from None
     if resolved.kind == "adapter":

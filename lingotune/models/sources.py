@@ -1,9 +1,10 @@
 """One resolver from whatever a recipe names to a local checkpoint folder.
 
 Accepted: an embedded name (``smollm2-135m-instruct``, ``gemma3-270m``), ``tiny-random`` (a tiny
-random Llama for tests), a local folder (a full checkpoint, or a PEFT adapter whose base is resolved
-the same way), a local ``.gguf`` file (converted once), or any Hugging Face hub id, which
-transformers downloads and caches itself.
+random Llama for tests), a local folder (a full checkpoint, a PEFT adapter whose base is resolved
+the same way, or a lingotune run folder, which stands for its ``model/`` or else its ``adapter/``),
+a local ``.gguf`` file (converted once), or any Hugging Face hub id, which transformers downloads
+and caches itself.
 """
 
 from __future__ import annotations
@@ -86,6 +87,10 @@ def resolve_model(source: str) -> ResolvedModel:
     if path.is_file() and path.suffix == ".gguf":
         return ResolvedModel(path.stem, str(_gguf_file(path)), "gguf")
     if path.is_dir():
+        if not (path / "config.json").exists() and not (path / "adapter_config.json").exists():
+            for inner in ("model", "adapter"):  # a lingotune run folder stands for its output
+                if (path / inner / "config.json").exists() or (path / inner / "adapter_config.json").exists():
+                    return resolve_model(str(path / inner))
         if (path / "adapter_config.json").exists():
             base = json.loads((path / "adapter_config.json").read_text()).get("base_model_name_or_path")
             if not base:
@@ -94,7 +99,8 @@ def resolve_model(source: str) -> ResolvedModel:
             return ResolvedModel(path.name, resolved_base.path, "adapter", adapter_path=str(path))
         if (path / "config.json").exists():
             return ResolvedModel(path.name, str(path), "local")
-        raise ModelSourceError(f"{path} is a folder but holds no config.json (nor adapter_config.json)")
+        raise ModelSourceError(f"{path} is a folder but holds no config.json, adapter_config.json, "
+                               "nor a run's model/ or adapter/")
     if _looks_like_path(source):
         raise ModelSourceError(f"model path {source!r} does not exist")
     return _hub_model(source)

@@ -19,7 +19,6 @@ from __future__ import annotations
 
 import json
 import os
-import shutil
 import signal
 import socket
 import subprocess
@@ -33,9 +32,7 @@ from contextlib import contextmanager
 from dataclasses import dataclass
 from pathlib import Path
 
-from lingotune.errors import LingotuneError, ModelSourceError
-from lingotune.paths import cache_dir
-from lingotune.progress import status
+from lingotune.errors import LingotuneError
 
 LOOPBACK = "127.0.0.1"
 
@@ -46,46 +43,16 @@ def free_port(host: str = LOOPBACK) -> int:
         return sock.getsockname()[1]
 
 
-def _merged_adapter(resolved) -> Path:
-    """Merge a LoRA adapter into its base once, cached by the adapter's fingerprint."""
-    from lingotune.eval.suite import model_fingerprint
-    from lingotune.models.loading import load_model, load_tokenizer
-
-    target = cache_dir() / "served" / f"{Path(resolved.adapter_path).name}-{model_fingerprint(resolved)[:16]}"
-    if (target / ".complete").exists():
-        return target
-    target.parent.mkdir(parents=True, exist_ok=True)
-    staging = Path(tempfile.mkdtemp(prefix=".merge-", dir=target.parent))
-    try:
-        with status(f"Merging adapter {resolved.adapter_path} into its base (once)"):
-            load_model(resolved, dtype="float32").save_pretrained(staging)
-            load_tokenizer(resolved).save_pretrained(staging)
-        (staging / ".complete").write_text("ok\n")
-        shutil.rmtree(target, ignore_errors=True)
-        staging.replace(target)
-    finally:
-        shutil.rmtree(staging, ignore_errors=True)
-    return target
-
-
 def servable_model(model: str) -> str:
     """A folder (or hub id) ``transformers serve`` can load: run folders use ``model/`` (merged
     safetensors) or else ``adapter/``; adapters are merged; everything else goes through ``resolve_model``."""
     from lingotune.models.sources import resolve_model
 
-    path = Path(model).expanduser()
-    if path.is_dir() and not (path / "config.json").exists() and not (path / "adapter_config.json").exists():
-        if (path / "model" / "config.json").exists():
-            path = path / "model"
-        elif (path / "adapter" / "adapter_config.json").exists():
-            path = path / "adapter"
-        else:
-            raise ModelSourceError(f"{path} is neither a checkpoint, an adapter, nor a run folder with model/ "
-                                   "or adapter/")
-        model = str(path)
     resolved = resolve_model(model)
     if resolved.adapter_path:
-        return str(_merged_adapter(resolved))
+        from lingotune.merge.lora import merge_lora_adapter  # one adapter-merge cache for merges and serving
+
+        return str(merge_lora_adapter(resolved))
     return resolved.path if resolved.kind == "hub" else str(Path(resolved.path).resolve())
 
 
