@@ -100,7 +100,7 @@ def resolve_model(source: str) -> ResolvedModel:
         if (path / "config.json").exists():
             return ResolvedModel(path.name, str(path), "local")
         raise ModelSourceError(f"{path} is a folder but holds no config.json, adapter_config.json, "
-                               "nor a run's model/ or adapter/")
+                               "nor a run folder's model/ or adapter/")
     if _looks_like_path(source):
         raise ModelSourceError(f"model path {source!r} does not exist")
     return _hub_model(source)
