@@ -26,6 +26,10 @@ def silence_library_bars() -> None:
     rich bar per step instead, so theirs are turned off (``LINGOTUNE_VERBOSE=1`` keeps them)."""
     if os.environ.get("LINGOTUNE_VERBOSE") == "1":
         return
+    import warnings
+
+    # transformers 5 deprecation notices about its own internals, not actionable by users
+    warnings.filterwarnings("ignore", message=r".*is_gradient_checkpointing.*", category=FutureWarning)
     try:
         import datasets
         import transformers

@@ -91,3 +91,26 @@ def test_resume_after_kill_matches_uninterrupted_run(tiny_model, tmp_path):
     assert killed_at < 40
     assert sorted(got) == list(range(1, 41))
     assert got[40] == pytest.approx(expected[40], rel=1e-4, abs=1e-5)
+
+
+def test_compare_real_run_against_base_evaluation(tiny_run, tmp_path):
+    from matplotlib.image import imread
+
+    base_dir = tmp_path / "base-eval"
+    done = lingotune("eval", str(TINY), f"output_dir={base_dir}")
+    assert done.returncode == 0, done.stderr[-2000:]
+    out = tmp_path / "comparison"
+    done = lingotune("compare", str(base_dir), str(tiny_run), "--out", str(out), env={"COLUMNS": "200"})
+    assert done.returncode == 0, done.stderr[-2000:]
+    markdown = (out / "comparison.md").read_text()
+    for run_dir, stage in ((tiny_run, "final"), (base_dir, "base")):
+        for task in ("xquad_es", "ntrex_en_es"):
+            metric = "f1" if task == "xquad_es" else "chrf"
+            scores = [json.loads(line)["scores"][metric]
+                      for line in (run_dir / "eval" / stage / f"{task}.jsonl").read_text().splitlines()]
+            if metric == "f1":  # per-item F1 averages to the task's F1; chrF is a corpus metric
+                assert f"{sum(scores) / len(scores):.1f}" in markdown
+            summary = json.loads((run_dir / "eval" / stage / "summary.json").read_text())
+            assert f"{summary['tasks'][task]['metrics'][metric]['value']:.1f}" in markdown
+    pngs = list((out / "plots").glob("*.png"))
+    assert pngs and all(imread(png).size > 0 for png in pngs)

@@ -104,7 +104,6 @@ def training_arguments(spec: TrainSpec, checkpoint_dir: Path, seed: int, **overr
         train_sampling_strategy="group_by_length",
         disable_tqdm=True,
         dataloader_num_workers=0,
-        gradient_checkpointing=False,
         save_only_model=False,
     )
     settings.update(overrides)
