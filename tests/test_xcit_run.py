@@ -40,3 +40,25 @@ def test_plug_baseline_records_label_extraction(tiny_model, tmp_path):
     assert task["protocol"] == "plug" and 0 <= task["label_missing"] <= 3
     record = json.loads((tmp_path / "p" / "eval" / "final" / "xquad_es_plug.jsonl").read_text().splitlines()[0])
     assert "raw_output" in record and "label_found" in record
+
+
+def test_xcit_for_a_language_whose_files_are_not_in_the_repo(tiny_model, tmp_path):
+    """Hindi XQuAD from ../shared (not shipped here), under its ISO 639-3 code, with a user-given cue."""
+    from conftest import SHARED_DATA
+
+    xquad = SHARED_DATA / "xquad"
+    cue = "अब उत्तर हिंदी में दें।"
+    source, task = "phases.1.data.sources.0", "eval.tasks.0"
+    overrides = [
+        "language=hin", f"{source}.path={xquad / 'xquad.hi.json'}", f"{source}.english_path={xquad / 'xquad.en.json'}",
+        f"{source}.language=hin", f"{source}.cue={cue}", f"{source}.subset_fraction=0.005",
+        f"{task}.path={xquad / 'xquad.hi.json'}", f"{task}.language=hin", f"{task}.cue={cue}",
+        "train.max_length=4096", f"output_dir={tmp_path / 'hin'}",
+    ]
+    done = subprocess.run([sys.executable, "-m", "lingotune.cli", "run", "tests/assets/tiny_xcit.yaml", *overrides],
+                          cwd=REPO, capture_output=True, text=True)
+    assert done.returncode == 0, done.stderr[-3000:]
+    record = json.loads((tmp_path / "hin" / "eval" / "final" / "xquad_es_two_turn.jsonl").read_text().splitlines()[0])
+    assert any("\u0900" <= ch <= "\u097f" for ch in record["prompt"]), "the evaluation prompt is not the Hindi one"
+    summary = json.loads((tmp_path / "hin" / "eval" / "final" / "summary.json").read_text())
+    assert summary["tasks"]["xquad_es_two_turn"]["language"] == "hin"
