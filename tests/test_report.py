@@ -317,3 +317,14 @@ def test_retention_rule() -> None:
     assert retention(Estimate(40.0), Estimate(30.0)) == "75.0 %"
     assert retention(Estimate(0.0), Estimate(30.0)) == "n/a"
     assert retention(None, Estimate(30.0)) == "—"
+
+
+def test_unclassified_fidelity_answers_are_reported(tmp_path: Path) -> None:
+    run = tmp_path / "run"
+    for stage, unclassified in (("base", 2), ("final", 7)):
+        (run / "eval" / stage).mkdir(parents=True)
+        task = {"kind": "fidelity", "language": "es", "n": 80, "retention": False, "n_unclassified": unclassified,
+                "metrics": {"fidelity": {"value": 80.0, "low": 70.0, "high": 90.0}}}
+        (run / "eval" / stage / "summary.json").write_text(json.dumps({"stage": stage, "tasks": {"fid": task}}))
+    md, _ = write_report(run)
+    assert "fid (base: 2 of 80, final: 7 of 80)" in md.read_text()

@@ -227,7 +227,22 @@ def _headline(run: RunData) -> list[Block]:
     note = Para("Values are on a 0–100 scale with confidence intervals in brackets. "
                 "'improved' / 'worse' only when the intervals do not overlap. "
                 "English retention = after / before × 100 %.")
-    return blocks + [Table(headers, rows), note]
+    return blocks + [Table(headers, rows), note, *_unclassified_note(run)]
+
+
+def _unclassified_note(run: RunData) -> list[Block]:
+    """Fidelity is the share among answers long enough to classify; how many were not is said here."""
+    parts = []
+    for task in run.tasks(run.compared):
+        counts = [(run.entry(stage, task) or {}).get("n_unclassified") for stage in run.compared]
+        sizes = [(run.entry(stage, task) or {}).get("n") for stage in run.compared]
+        if any(c is not None for c in counts):
+            shown = ", ".join(f"{stage}: {c if c is not None else DASH} of {n if n is not None else DASH}"
+                              for stage, c, n in zip(run.compared, counts, sizes, strict=True))
+            parts.append(f"{task} ({shown})")
+    if not parts:
+        return []
+    return [Para("Answers too short to classify their language (left out of fidelity): " + "; ".join(parts) + ".")]
 
 
 def _stage_table(run: RunData) -> list[Block]:
