@@ -180,6 +180,16 @@ class Recipe(Strict):
                 self.train = TrainSpec()
             if self.phases[0].lr_multiplier is not None:
                 raise ValueError("phases.0.lr_multiplier: the first phase has no previous learning rate")
+            for index, phase in enumerate(self.phases):
+                if phase.fresh_optimizer:
+                    continue
+                if index == 0:
+                    raise ValueError("phases.0.fresh_optimizer: false needs a previous phase to take it from")
+                if self.train.method != "full" or phase.self_paced or self.phases[index - 1].self_paced:
+                    raise ValueError(
+                        f"phases.{index}.fresh_optimizer: false needs train.method: full and no self_paced in "
+                        "either phase (with LoRA each phase trains a new adapter on the previous phase's merged "
+                        "weights, so there is no optimizer state to carry)")
             names = [phase.name for phase in self.phases]
             if len(set(names)) != len(names):
                 raise ValueError(f"phase names must be unique, got {names}")

@@ -120,7 +120,7 @@ def tokenized_training_data(recipe: Recipe, data: DataSpec, spec: TrainSpec, tok
 
 
 def _train_on(recipe: Recipe, model: ResolvedModel, data: DataSpec, spec: TrainSpec, out_dir: Path,
-              metrics_path: Path, phase: str | None = None, step_offset: int = 0):
+              metrics_path: Path, phase: str | None = None, step_offset: int = 0, **optimizer_options):
     """Build, tokenise and train on one data section; returns the trainer's result and the drop count."""
     from lingotune.models.loading import load_tokenizer
     from lingotune.train.sft import train_sft
@@ -129,7 +129,7 @@ def _train_on(recipe: Recipe, model: ResolvedModel, data: DataSpec, spec: TrainS
     tokenized, dropped = tokenized_training_data(recipe, data, spec, tokenizer)
     result = train_sft(model, tokenizer, tokenized, spec, out_dir, seed=recipe.seed,
                        trust_remote_code=recipe.model.trust_remote_code, phase=phase,
-                       metrics_path=metrics_path, step_offset=step_offset)
+                       metrics_path=metrics_path, step_offset=step_offset, **optimizer_options)
     return result, dropped
 
 
@@ -168,6 +168,15 @@ def phase_train_spec(recipe: Recipe, index: int) -> TrainSpec:
     return recipe.train.model_copy(update=update)
 
 
+def _carried_optimizer(recipe: Recipe, index: int, run_dir: Path) -> Path | None:
+    """The previous phase's optimizer state when this phase asks to keep it (``fresh_optimizer: false``)."""
+    assert recipe.phases is not None and recipe.train is not None
+    if recipe.phases[index].fresh_optimizer:
+        return None  # the recipe validator has checked that a carried optimizer is possible
+    previous = recipe.phases[index - 1]
+    return run_dir / "phases" / f"{index}-{previous.name}" / "optimizer.pt"
+
+
 def _train_phases(recipe: Recipe, base: ResolvedModel, run_dir: Path, info: dict[str, Any]) -> ResolvedModel:
     """Phase k+1 starts from phase k's saved weights. A finished phase leaves ``phase_complete.json``;
     a resumed run skips finished phases and resumes the interrupted one from its last checkpoint."""
@@ -182,17 +191,19 @@ def _train_phases(recipe: Recipe, base: ResolvedModel, run_dir: Path, info: dict
             done = json.loads(marker.read_text())
             console.print(f"[dim]phase {phase.name}: already complete, skipped[/dim]")
         else:
-            if not phase.fresh_optimizer:
-                raise RecipeError(f"phases.{index}.fresh_optimizer: false is not supported yet "
-                                  "(each phase trains a fresh adapter on the previous phase's merged weights)")
+            spec = phase_train_spec(recipe, index)
+            carried = _carried_optimizer(recipe, index, run_dir)
+            following = recipe.phases[index + 1] if index + 1 < len(recipe.phases) else None
+            optimizer_options = {"optimizer_state": carried,
+                                 "save_optimizer_state": following is not None and not following.fresh_optimizer}
             if phase.self_paced is not None:
                 from lingotune.train.self_paced_phase import train_self_paced_phase
 
-                result, dropped = train_self_paced_phase(recipe, current, phase, phase_train_spec(recipe, index),
-                                                         phase_dir, run_dir / "metrics.jsonl", step_offset)
+                result, dropped = train_self_paced_phase(recipe, current, phase, spec, phase_dir,
+                                                         run_dir / "metrics.jsonl", step_offset)
             else:
-                result, dropped = _train_on(recipe, current, phase.data, phase_train_spec(recipe, index),
-                                            phase_dir, run_dir / "metrics.jsonl", phase.name, step_offset)
+                result, dropped = _train_on(recipe, current, phase.data, spec, phase_dir, run_dir / "metrics.jsonl",
+                                            phase.name, step_offset, **optimizer_options)
             _record_training(info, result, dropped)
             done = {"steps": result.steps, "model_dir": str(result.model_dir), "train_time_s": result.train_time_s}
             marker.write_text(json.dumps(done, indent=2))

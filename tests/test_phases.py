@@ -92,3 +92,24 @@ def test_resume_inside_phase_two(phased_run, tmp_path):
     got = {r["step"]: r["loss"] for r in metrics(run_dir) if "loss" in r}
     assert sorted(got) == list(range(1, 35))
     assert got[34] == pytest.approx(expected[34], rel=1e-4, abs=1e-5)
+
+
+def test_optimizer_state_can_be_carried_into_the_next_phase(tiny_model, tmp_path):
+    def final_loss(run_dir: Path, *extra: str) -> tuple[float, str]:
+        done = run(f"output_dir={run_dir}", "eval=null", "train.method=full", "phases.1.max_steps=4", *extra)
+        assert done.returncode == 0, done.stderr[-3000:]
+        return [r for r in metrics(run_dir) if "loss" in r][-1]["loss"], done.stderr
+
+    fresh, _ = final_loss(tmp_path / "fresh")
+    carried, log = final_loss(tmp_path / "carried", "phases.1.fresh_optimizer=false")
+    assert "optimizer state carried over" in " ".join(log.split())
+    assert (tmp_path / "carried" / "phases" / "1-principles" / "optimizer.pt").exists()
+    assert not (tmp_path / "fresh" / "phases" / "1-principles" / "optimizer.pt").exists()
+    assert carried != pytest.approx(fresh, abs=1e-7), "the carried AdamW moments changed nothing"
+
+
+def test_carrying_the_optimizer_is_refused_with_lora():
+    from lingotune.errors import RecipeError
+
+    with pytest.raises(RecipeError, match=r"phases.1.fresh_optimizer: false needs train.method: full"):
+        load_recipe(RECIPE, ["phases.1.fresh_optimizer=false"])

@@ -47,6 +47,15 @@ def test_run_writes_complete_run_folder(tiny_run):
         assert len(records) == 4 and {"prompt", "output", "reference", "scores"} <= set(json.loads(records[0]))
 
 
+def test_report_command_rebuilds_the_report(tiny_run):
+    (tiny_run / "report.md").unlink()
+    done = lingotune("report", str(tiny_run))
+    assert done.returncode == 0, done.stderr[-2000:]
+    assert "English retention (xquad_en)" in (tiny_run / "report.md").read_text()
+    bad = lingotune("report", str(tiny_run / "checkpoints"))
+    assert bad.returncode == 2 and "no eval/ folder" in " ".join(bad.stderr.split())
+
+
 def test_final_model_and_adapter_load_with_plain_transformers(tiny_run):
     from peft import PeftModel
     from transformers import AutoModelForCausalLM, AutoTokenizer

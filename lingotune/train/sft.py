@@ -137,9 +137,15 @@ def train_sft(
     phase: str | None = None,
     metrics_path: Path | None = None,
     step_offset: int = 0,
+    optimizer_state: Path | None = None,
+    save_optimizer_state: bool = False,
 ) -> TrainResult:
     """Train and save under ``run_dir`` (checkpoints/, model/, adapter/); log to ``metrics_path``
-    (default ``run_dir/metrics.jsonl``) with steps shifted by ``step_offset`` (phases)."""
+    (default ``run_dir/metrics.jsonl``) with steps shifted by ``step_offset`` (phases).
+
+    ``optimizer_state``: continue from a previous phase's AdamW moments instead of a fresh optimizer
+    (full fine-tuning only: the parameters are the same tensors in the same order); the learning rate
+    is reset to this phase's. ``save_optimizer_state`` writes ``optimizer.pt`` for the next phase."""
     from transformers import DataCollatorForSeq2Seq, Trainer
 
     os.environ.setdefault("TOKENIZERS_PARALLELISM", "false")
@@ -164,15 +170,37 @@ def train_sft(
     from transformers.trainer_callback import PrinterCallback
 
     trainer.remove_callback(PrinterCallback)  # RichProgress and metrics.jsonl replace the dict printouts
+    if optimizer_state is not None and resume_from is None:
+        _carry_optimizer(trainer, optimizer_state, spec.learning_rate)
     started = time.time()
     output = trainer.train(resume_from_checkpoint=str(resume_from) if resume_from else None)
     elapsed = time.time() - started
     tokens_per_epoch = sum(len(e.input_ids) for e in examples)
     tokens = round((trainer.state.epoch or 0.0) * tokens_per_epoch)
+    if save_optimizer_state:
+        import torch
+
+        torch.save(trainer.optimizer.state_dict(), run_dir / "optimizer.pt")
     model_dir, adapter_dir = save_final(trainer.model, model, tokenizer, spec, run_dir, trust_remote_code)
     (run_dir / "train_result.json").write_text(json.dumps(output.metrics, indent=2))
     return TrainResult(model_dir, adapter_dir, elapsed, tokens, len(examples), output.training_loss,
                        output.global_step)
+
+
+def _carry_optimizer(trainer, state_path: Path, learning_rate: float) -> None:
+    """Create the Trainer's own optimizer now (so its parameter groups match) and load the saved moments.
+
+    The Trainer keeps an optimizer that exists before ``train()``; the loaded learning rate (the end
+    of the previous schedule) is replaced by this phase's, and the scheduler starts afresh.
+    """
+    import torch
+
+    optimizer = trainer.create_optimizer()
+    optimizer.load_state_dict(torch.load(state_path, weights_only=True))
+    for group in optimizer.param_groups:
+        group["lr"] = learning_rate
+        group.pop("initial_lr", None)
+    console.print(f"[dim]optimizer state carried over from {state_path}[/dim]")
 
 
 def save_final(trained, base: ResolvedModel, tokenizer, spec: TrainSpec, run_dir: Path, trust_remote_code: bool):
