@@ -14,12 +14,11 @@ from __future__ import annotations
 
 import hashlib
 import shutil
-import tempfile
 from pathlib import Path
 
 from lingotune.merge.errors import MergeError
 from lingotune.models.sources import ResolvedModel, resolve_model
-from lingotune.paths import cache_dir
+from lingotune.paths import build_once, cache_dir
 
 _TOKENIZER_FILES = (
     "tokenizer.json", "tokenizer_config.json", "special_tokens_map.json", "tokenizer.model", "added_tokens.json",
@@ -62,23 +61,17 @@ def merge_lora_adapter(resolved: ResolvedModel) -> Path:
     from transformers import AutoModelForCausalLM
 
     adapter = Path(resolved.adapter_path or "")
-    target = cache_dir() / "models" / f"lora-merged-{adapter.name}-{_adapter_digest(adapter, resolved.path)}"
-    if (target / ".complete").exists():
-        return target
-    target.parent.mkdir(parents=True, exist_ok=True)
-    staging = Path(tempfile.mkdtemp(prefix=".lora-merge-", dir=target.parent))
-    try:
+
+    def build(out: Path, _: Path) -> str:
         base = AutoModelForCausalLM.from_pretrained(resolved.path, dtype=torch.float32, use_safetensors=True)
         merged = PeftModel.from_pretrained(base, str(adapter)).merge_and_unload()
-        merged.save_pretrained(staging, safe_serialization=True)
+        merged.save_pretrained(out, safe_serialization=True)
         donor = adapter if (adapter / "tokenizer_config.json").exists() else Path(resolved.path)
-        copy_tokenizer(donor, staging)
-        (staging / ".complete").write_text(str(adapter.resolve()) + "\n")
-        shutil.rmtree(target, ignore_errors=True)
-        staging.replace(target)
-    finally:
-        shutil.rmtree(staging, ignore_errors=True)
-    return target
+        copy_tokenizer(donor, out)
+        return str(adapter.resolve())
+
+    target = cache_dir() / "models" / f"lora-merged-{adapter.name}-{_adapter_digest(adapter, resolved.path)}"
+    return build_once(target, build)
 
 
 def copy_tokenizer(donor: Path, out_dir: Path) -> None:

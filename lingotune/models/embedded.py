@@ -13,7 +13,6 @@ from __future__ import annotations
 
 import hashlib
 import importlib
-import shutil
 import subprocess
 import sys
 import tempfile
@@ -23,7 +22,7 @@ from dataclasses import dataclass
 from pathlib import Path
 
 from lingotune.errors import ModelSourceError
-from lingotune.paths import cache_dir
+from lingotune.paths import build_once, cache_dir
 from lingotune.progress import status
 
 
@@ -135,26 +134,14 @@ def convert_gguf(
 
 
 def prepare_embedded(name: str, force: bool = False) -> Path:
-    """Return the converted checkpoint folder, building it on first use.
-
-    The conversion is written to a temporary sibling folder and renamed into place only when
-    complete, so a killed conversion never leaves a folder that looks ready.
-    """
+    """Return the converted checkpoint folder, building it once (see ``build_once``)."""
     model = EMBEDDED[name]
-    target = cache_dir() / "models" / name
-    if (target / ".complete").exists() and not force:
-        return target
-    target.parent.mkdir(parents=True, exist_ok=True)
-    staging = Path(tempfile.mkdtemp(prefix=f".{name}-", dir=target.parent))
-    try:
+
+    def build(out: Path, scratch: Path) -> str:
         with status(f"Fetching {model.description}"):
-            gguf = model.fetch_gguf(staging / "gguf")
+            gguf = model.fetch_gguf(scratch)
         with status(f"Converting {gguf.name} to safetensors (once)"):
-            convert_gguf(gguf, staging / "model", model.chat_template, model.end_of_turn)
-        (staging / "model" / ".complete").write_text(sha256_of(gguf) + "\n")
-        if target.exists():
-            shutil.rmtree(target)
-        (staging / "model").replace(target)
-    finally:
-        shutil.rmtree(staging, ignore_errors=True)
-    return target
+            convert_gguf(gguf, out, model.chat_template, model.end_of_turn)
+        return sha256_of(gguf)
+
+    return build_once(cache_dir() / "models" / name, build, force=force)

@@ -10,14 +10,12 @@ and caches itself.
 from __future__ import annotations
 
 import json
-import shutil
-import tempfile
 from dataclasses import dataclass
 from pathlib import Path
 
 from lingotune.errors import ModelSourceError
 from lingotune.models.embedded import EMBEDDED, convert_gguf, prepare_embedded, sha256_of
-from lingotune.paths import cache_dir
+from lingotune.paths import build_once, cache_dir
 from lingotune.progress import status
 
 TINY_NAMES = ("tiny-random", "tiny-random-llama")
@@ -42,35 +40,21 @@ def available_models() -> dict[str, str]:
 def _tiny_model() -> Path:
     from lingotune.models.tiny import build_tiny_model
 
-    target = cache_dir() / "models" / "tiny-random"
-    if not (target / ".complete").exists():
-        target.parent.mkdir(parents=True, exist_ok=True)
-        staging = Path(tempfile.mkdtemp(prefix=".tiny-", dir=target.parent))
-        build_tiny_model(staging)
-        (staging / ".complete").write_text("ok\n")
-        shutil.rmtree(target, ignore_errors=True)
-        staging.replace(target)
-    return target
+    return build_once(cache_dir() / "models" / "tiny-random", lambda out, _: str(build_tiny_model(out)))
 
 
 def _gguf_file(path: Path) -> Path:
     digest = sha256_of(path)[:16]
-    target = cache_dir() / "models" / f"gguf-{path.stem}-{digest}"
-    if not (target / ".complete").exists():
-        staging = Path(tempfile.mkdtemp(prefix=".gguf-", dir=cache_dir()))
-        try:
-            with status(f"Converting {path.name} to safetensors (once)"):
-                try:
-                    convert_gguf(path, staging)
-                except Exception as exc:  # gguf/transformers raise many types for a bad file
-                    raise ModelSourceError(f"{path}: could not read it as a GGUF model ({exc})") from None
-            (staging / ".complete").write_text(digest + "\n")
-            shutil.rmtree(target, ignore_errors=True)
-            target.parent.mkdir(parents=True, exist_ok=True)
-            staging.replace(target)
-        finally:
-            shutil.rmtree(staging, ignore_errors=True)
-    return target
+
+    def build(out: Path, _: Path) -> str:
+        with status(f"Converting {path.name} to safetensors (once)"):
+            try:
+                convert_gguf(path, out)
+            except Exception as exc:  # gguf/transformers raise many types for a bad file
+                raise ModelSourceError(f"{path}: could not read it as a GGUF model ({exc})") from None
+        return digest
+
+    return build_once(cache_dir() / "models" / f"gguf-{path.stem}-{digest}", build)
 
 
 def _looks_like_path(source: str) -> bool:
