@@ -38,10 +38,6 @@ LOG_EPSILON = 1e-6  # losses are divided by max·(1+ε) for log weighting, so ev
 
 
 # ---------------------------------------------------------------------------------------- difficulty
-def _labels(example: TokenizedExample) -> list[int]:
-    return [t if m else -100 for t, m in zip(example.input_ids, example.assistant_masks, strict=True)]
-
-
 def example_difficulty(model, tokenized_examples: Sequence[TokenizedExample], batch_size: int = 8) -> list[float]:
     """Mean response-token cross-entropy of each example (the §0 per-example loss), without gradients.
 
@@ -73,7 +69,7 @@ def example_difficulty(model, tokenized_examples: Sequence[TokenizedExample], ba
                     example = tokenized_examples[i]
                     n = len(example.input_ids)
                     ids[row, :n] = torch.tensor(example.input_ids)
-                    labels[row, :n] = torch.tensor(_labels(example))
+                    labels[row, :n] = torch.tensor(example.labels)
                     attention[row, :n] = 1
                 logits = model(input_ids=ids.to(device), attention_mask=attention.to(device)).logits
                 for row, i in enumerate(chunk):  # one row at a time in float32: bounded memory for big vocabularies
@@ -241,7 +237,7 @@ def weighted_dataset(examples: Sequence[TokenizedExample], weights: Sequence[flo
     if len(weights) != len(examples):
         raise LingotuneError(f"weighted_dataset: {len(examples)} examples but {len(weights)} weights")
     return Dataset.from_dict({"input_ids": [e.input_ids for e in examples],
-                              "labels": [_labels(e) for e in examples], "weight": weights})
+                              "labels": [e.labels for e in examples], "weight": weights})
 
 
 class WeightedLossTrainer(Trainer):

@@ -73,8 +73,7 @@ def _load_for_training(model: ResolvedModel, spec: TrainSpec, trust_remote_code:
 def _dataset(examples: list[TokenizedExample]):
     from datasets import Dataset
 
-    labels = [[t if m else -100 for t, m in zip(e.input_ids, e.assistant_masks, strict=True)] for e in examples]
-    return Dataset.from_dict({"input_ids": [e.input_ids for e in examples], "labels": labels})
+    return Dataset.from_dict({"input_ids": [e.input_ids for e in examples], "labels": [e.labels for e in examples]})
 
 
 def training_arguments(spec: TrainSpec, checkpoint_dir: Path, seed: int, **overrides):

@@ -28,6 +28,11 @@ class TokenizedExample:
     input_ids: list[int]
     assistant_masks: list[int]
 
+    @property
+    def labels(self) -> list[int]:
+        """Targets for the loss: the token where the mask is 1, -100 (ignored) elsewhere."""
+        return [t if m else -100 for t, m in zip(self.input_ids, self.assistant_masks, strict=True)]
+
 
 def ensure_chat_template(tokenizer) -> None:
     """Base models without a chat template get ChatML, the most common one."""
