@@ -125,6 +125,32 @@ class PhaseSpec(Strict):
         return self
 
 
+class ExpertSpec(Strict):
+    """One expert of a modular recipe (methods.md §3): trained from the recipe's model on its own data.
+
+    Unset fields fall back to the recipe's ``train`` section. ``freeze`` is freeze-before-training
+    with the same selection syntax as a ``revert`` merge, so the two compare on equal terms.
+    """
+
+    name: str = Field(pattern=r"^[A-Za-z0-9_.-]+$")
+    data: DataSpec
+    freeze: Selection | None = None
+    learning_rate: float | None = Field(default=None, gt=0)
+    epochs: float | None = Field(default=None, gt=0)
+    max_steps: int | None = None
+    evaluate: bool = True
+
+
+class VariantSpec(Strict):
+    """One model built from experts by a merge; ``base``, ``expert:NAME`` and ``variant:NAME`` name
+    the recipe's model, an expert, or an earlier variant wherever a merge takes a model."""
+
+    name: str = Field(pattern=r"^[A-Za-z0-9_.-]+$")
+    merge: MergeSpec
+    evaluate: bool = True
+    description: str = ""
+
+
 class EvalTask(Strict):
     name: str
     kind: Literal["qa", "translation", "fidelity"]
@@ -170,6 +196,20 @@ class Recipe(Strict):
     eval: EvalSpec | None = None
     merge: MergeSpec | None = None
     phases: list[PhaseSpec] | None = Field(default=None, min_length=1)
+    experts: list[ExpertSpec] | None = Field(default=None, min_length=1)
+    variants: list[VariantSpec] | None = Field(default=None, min_length=1)
+
+    @model_validator(mode="after")
+    def _modular(self) -> Recipe:
+        if not (self.experts or self.variants):
+            return self
+        clashing = [key for key in ("data", "phases", "merge") if getattr(self, key) is not None]
+        if clashing:
+            raise ValueError(f"a recipe with experts/variants builds its models from them; remove {clashing} "
+                             "(each expert has its own data, each variant its own merge)")
+        if self.experts and self.train is None:
+            self.train = TrainSpec()
+        return self  # names are checked by load_recipe (merge/references.py), which knows the file lines
 
     @model_validator(mode="after")
     def _phases_need_train(self) -> Recipe:
@@ -279,12 +319,24 @@ def load_recipe(path: str | Path, overrides: list[str] | None = None) -> Recipe:
 
         lines = error_lines(exc, root, path)
         raise RecipeError("invalid recipe\n" + "\n".join(lines)) from None
+    _check_references(recipe, root, path)
     _resolve_paths(recipe, path)
-    if recipe.merge is not None:
-        from lingotune.merge.config import resolve_relative_sources
+    from lingotune.merge.config import resolve_relative_sources
 
-        resolve_relative_sources(recipe.merge, path.parent)
+    for merge in [recipe.merge, *(v.merge for v in recipe.variants or [])]:
+        if merge is not None:
+            resolve_relative_sources(merge, path.parent)
     return recipe
+
+
+def _check_references(recipe: Recipe, root: yaml.Node | None, path: Path) -> None:
+    from lingotune.merge.references import ReferenceProblem, check_references
+
+    try:
+        check_references(recipe.experts or [], recipe.variants or [])
+    except ReferenceProblem as problem:
+        line = _line_of(root, problem.loc) if root is not None else None
+        raise RecipeError(f"invalid recipe\n{path}:{line or '?'}: {problem}") from None
 
 
 def _resolve_one(value: str, recipe_path: Path, where: str) -> str:
@@ -305,6 +357,8 @@ def _resolve_paths(recipe: Recipe, recipe_path: Path) -> None:
         entries += [(s, f"data.sources.{i}.path") for i, s in enumerate(recipe.data.sources)]
     for k, phase in enumerate(recipe.phases or []):
         entries += [(s, f"phases.{k}.data.sources.{i}.path") for i, s in enumerate(phase.data.sources)]
+    for k, expert in enumerate(recipe.experts or []):
+        entries += [(s, f"experts.{k}.data.sources.{i}.path") for i, s in enumerate(expert.data.sources)]
     for source, where in list(entries):
         if getattr(source, "english_path", None):
             where_english = where.replace(".path", ".english_path")

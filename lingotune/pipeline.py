@@ -76,7 +76,11 @@ def run_recipe(recipe: Recipe) -> Path:
         info["stages"].append("base")
         info["eval_time_s"] += summary["eval_time_s"]
     final: ResolvedModel | None = None
-    if recipe.phases:
+    if recipe.experts or recipe.variants:
+        from lingotune.modular import run_modular
+
+        run_modular(recipe, base, run_dir, info)
+    elif recipe.phases:
         final = _train_phases(recipe, base, run_dir, info)
     elif recipe.train:
         if not recipe.data:

@@ -60,12 +60,15 @@ def _judge_summary(run_dir: Path, stage: str) -> dict[str, Any] | None:
     return json.loads(path.read_text(encoding="utf-8")) if path.is_file() else None
 
 
-def load_run(run_dir: str | Path, label: str | None = None) -> RunColumn:
+def load_run(run_dir: str | Path, label: str | None = None, stage: str | None = None,
+             info: dict[str, Any] | None = None) -> RunColumn:
+    """One column: ``stage`` of ``run_dir`` (default "final" when it was evaluated, else "base")."""
     run_dir = Path(run_dir)
     if not (run_dir / "eval").is_dir():
         raise LingotuneError(f"{run_dir} has no eval/ folder: is it a lingotune run folder?")
-    stages = stage_names(run_dir)
-    stage = "final" if "final" in stages else "base" if "base" in stages else (stages[-1] if stages else "base")
+    if stage is None:
+        stages = stage_names(run_dir)
+        stage = "final" if "final" in stages else "base" if "base" in stages else (stages[-1] if stages else "base")
     tasks = dict(load_stage_summary(run_dir, stage)["tasks"])
     judge = _judge_summary(run_dir, stage)
     if judge is not None and judge.get("name", "judge") not in tasks:
@@ -73,7 +76,7 @@ def load_run(run_dir: str | Path, label: str | None = None) -> RunColumn:
 
         tasks[judge.get("name", "judge")] = task_entry(judge)
     base = load_stage_summary(run_dir, "base")["tasks"] if stage != "base" else {}
-    info = run_info(run_dir)
+    info = info if info is not None else run_info(run_dir)
     return RunColumn(label or info.get("name") or run_dir.name, run_dir, stage, info, tasks, base, judge)
 
 
@@ -116,7 +119,8 @@ def _tokens(run: RunColumn) -> str:
 def _header(runs: list[RunColumn], baseline: RunColumn) -> list[Block]:
     rows = [[r.label + (" (baseline)" if r is baseline else ""), str(r.info.get("model") or DASH),
              str(r.info.get("language") or DASH), r.stage, duration(r.info.get("wall_time_s")),
-             duration(r.info.get("train_time_s")), duration(r.info.get("eval_time_s")), _tokens(r), str(r.run_dir)]
+             duration(r.info.get("train_time_s")), duration(r.info.get("eval_time_s")), _tokens(r),
+             str(r.info.get("folder") or r.run_dir)]
             for r in runs]
     headers = ["Run", "Model", "Language", "Stage", "Wall time", "Train time", "Eval time", "Tokens", "Folder"]
     return [Heading("lingotune comparison", 1), Table(headers, rows)]
@@ -147,6 +151,28 @@ def _results(runs: list[RunColumn], baseline: RunColumn) -> tuple[list[Block], l
                 "else 0–100. 'better'/'worse' only when the intervals do not overlap. English retention is each "
                 "run's own final ÷ base.")
     return [Heading("Results"), Table(headers, rows), note], keys
+
+
+def best_per_metric(runs: list[RunColumn], keys: list[tuple[str, str]]) -> list[Block]:
+    """Which column scored highest on each metric, and whether its CI clears the runner-up's.
+
+    Every metric lingotune reports is higher-is-better (F1, EM, chrF, BLEU, fidelity, judge score)."""
+    rows: list[list[Any]] = []
+    for task, metric in keys:
+        scored = sorted(((e, r.label) for r in runs if (e := r.estimate(task, metric)) is not None),
+                        key=lambda pair: pair[0].value, reverse=True)
+        if len(scored) < 2:
+            continue
+        (best, best_label), (second, second_label) = scored[:2]
+        if best.value == second.value:
+            clear = f"no (tied with {second_label})"
+        else:
+            clear = "yes" if best.lo > second.hi else f"no (overlaps {second_label})"
+        rows.append([task, metric, best_label, str(best), second_label, str(second), clear])
+    if not rows:
+        return []
+    headers = ["Task", "Metric", "Best", "Value", "Runner-up", "Value", "CI clear of runner-up"]
+    return [Heading("Best per metric"), Table(headers, rows)]
 
 
 def _plots(runs: list[RunColumn], keys: list[tuple[str, str]], plots_dir: Path) -> list[Block]:
@@ -217,11 +243,21 @@ def write_comparison(run_dirs: list[str | Path], out_dir: str | Path, baseline: 
     out_dir.mkdir(parents=True, exist_ok=True)
     if judge is not None:
         add_pairwise(runs, matches[0], judge, out_dir / "pairwise")
-    results, keys = _results(runs, matches[0])
-    blocks = [*_header(runs, matches[0]), *results, *_plots(runs, keys, out_dir / "plots")]
-    md_path, html_path = out_dir / "comparison.md", out_dir / "comparison.html"
+    return write_columns(runs, out_dir, "comparison")
+
+
+def write_columns(runs: list[RunColumn], out_dir: Path, stem: str, title: str = "lingotune comparison",
+                  extra: list[Block] | None = None) -> tuple[Path, Path]:
+    """Render columns (the first is the baseline) to ``<stem>.md``/``.html`` and ``plots/`` in ``out_dir``."""
+    baseline = runs[0]
+    results, keys = _results(runs, baseline)
+    header = _header(runs, baseline)
+    header[0] = Heading(title, 1)
+    blocks = [*header, *results, *best_per_metric(runs, keys), *(extra or []),
+              *_plots(runs, keys, out_dir / "plots")]
+    md_path, html_path = out_dir / f"{stem}.md", out_dir / f"{stem}.html"
     md_path.write_text(render_markdown(blocks), encoding="utf-8")
-    html_path.write_text(render_html(blocks, "lingotune comparison"), encoding="utf-8")
+    html_path.write_text(render_html(blocks, title), encoding="utf-8")
     return md_path, html_path
 
 

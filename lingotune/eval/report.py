@@ -363,9 +363,14 @@ def _recipe(run: RunData) -> list[Block]:
 def write_report(run_dir: Path, before: str = "base", after: str = "final") -> tuple[Path, Path]:
     """Write ``report.md`` (+ ``plots/*.png``) and a self-contained ``report.html`` into ``run_dir``.
 
-    Returns (markdown path, html path).
+    Returns (markdown path, html path). A modular run (experts and variants, no single "after")
+    gets the comparison of all its stages instead (``modular_report.py``).
     """
+    from lingotune.eval.modular_report import is_modular, write_modular_report
+
     run_dir = Path(run_dir)
+    if is_modular(run_info(run_dir)) and (before, after) == ("base", "final"):
+        return write_modular_report(run_dir)
     run = _load_run(run_dir, before, after)
     blocks: list[Block] = [*_header(run), *_headline(run), *_stage_table(run),
                            *_plots(run, run_dir / "plots"), *_samples(run), *_recipe(run)]

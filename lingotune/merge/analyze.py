@@ -45,12 +45,14 @@ def _short(module: str) -> str:
     return module.split(".")[-1]
 
 
-def analyze_updates(base: str, experts: list[str]) -> UpdateAnalysis:
-    """Relative update magnitudes of each expert against ``base`` (sources resolved like merge inputs)."""
+def analyze_updates(base: str, experts: list[str], labels: list[str] | None = None) -> UpdateAnalysis:
+    """Relative update magnitudes of each expert against ``base`` (sources resolved like merge inputs);
+    ``labels`` name the experts in tables and plots (default: their sources)."""
     from mergekit.io.lazy_tensor_loader import LazyTensorLoader
 
     base_path = resolve_checkpoint(base, "base")
     expert_paths = [resolve_checkpoint(e, f"expert {i + 1}") for i, e in enumerate(experts)]
+    experts = list(labels) if labels is not None else experts
     labelled = {"base": base_path} | {f"expert {e}": p for e, p in zip(experts, expert_paths, strict=True)}
     layout: ModelLayout = check_compatible(labelled)
     names = list(tensor_shapes(base_path))

@@ -9,6 +9,7 @@ Model references are model sources: anything ``lingotune.models.sources.resolve_
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from pathlib import Path
 from typing import Annotated, Any, Literal
 
@@ -234,16 +235,28 @@ def load_merge_section(path: str | Path, overrides: list[str] | None = None) -> 
     return spec, tree
 
 
+MODEL_FIELDS = ("language_expert", "task_expert", "base_model", "expert")
+
+
+def map_model_sources(spec: BaseModel, fix: Callable[[str, str], str]) -> None:
+    """Replace every model source of a merge spec in place by ``fix(recipe_key, source)``."""
+    for name in MODEL_FIELDS:
+        if isinstance(getattr(spec, name, None), str):
+            setattr(spec, name, fix(name, getattr(spec, name)))
+    for index, item in enumerate(getattr(spec, "models", None) or []):
+        item.model = fix(f"models.{index}.model", item.model)
+
+
 def resolve_relative_sources(spec: BaseModel, folder: Path) -> None:
     """Make ``./experts/lang``-style references absolute against the recipe folder when they exist there."""
 
-    def fix(value: str) -> str:
+    from lingotune.merge.references import is_reference
+
+    def fix(_: str, value: str) -> str:
+        if is_reference(value):  # base / expert:NAME / variant:NAME of a modular recipe
+            return value
         candidate = folder / Path(value).expanduser()
         looks_local = value.startswith((".", "/", "~")) or candidate.exists()
         return str(candidate.resolve()) if looks_local and candidate.exists() else value
 
-    for name in ("language_expert", "task_expert", "base_model", "expert"):
-        if isinstance(getattr(spec, name, None), str):
-            setattr(spec, name, fix(getattr(spec, name)))
-    for item in getattr(spec, "models", None) or []:
-        item.model = fix(item.model)
+    map_model_sources(spec, fix)
