@@ -134,3 +134,8 @@ def test_shipped_modular_recipe_validates():
     recipe = load_recipe(REPO / "recipes" / "modular.yaml")
     assert [e.name for e in recipe.experts] == ["language", "task", "language_frozen", "task_frozen"]
     assert [v.name for v in recipe.variants if v.evaluate] == ["layer_swap", "revert", "freeze", "ties"]
+
+
+def test_merge_command_points_a_modular_recipe_to_run():
+    done = lingotune("merge", str(TINY_MODULAR))
+    assert done.returncode == 2 and "lingotune run" in " ".join(done.stderr.split())

@@ -225,6 +225,9 @@ def load_merge_section(path: str | Path, overrides: list[str] | None = None) -> 
 
     path = Path(path)
     tree, root = read_recipe_tree(path, overrides)
+    if isinstance(tree, dict) and "variants" in tree and "merge" not in tree:
+        raise RecipeError(f"{path}: a recipe with experts/variants builds its merges from the experts it trains; "
+                          f"run it with `lingotune run {path}`")
     if not isinstance(tree, dict) or "merge" not in tree:
         raise RecipeError(f"{path}: no 'merge:' section (methods: {', '.join(METHOD_NAMES)})")
     try:
