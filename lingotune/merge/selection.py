@@ -100,15 +100,15 @@ def select_tensors(names: list[str], layout: ModelLayout, selection: Selection, 
 def top_fraction_mask(delta: torch.Tensor, keep_fraction: float) -> torch.Tensor:
     """Boolean mask of the ``keep_fraction`` largest |delta| entries.
 
-    Same rule as mergekit's magnitude sparsification (``k = max(1, int(f * n))``, sorted by |delta|
-    in float32), so a freeze mask equals the entries a magnitude revert keeps.
+    Same rule as the magnitude revert (lingotune's lean TIES, ``topk.py``): ``k = max(1, int(f * n))``
+    entries by |delta| in float32, equal magnitudes at the threshold taken lowest index first, so a
+    freeze mask equals the entries a magnitude revert keeps.
     """
     import torch
 
-    flat = delta.detach().abs().reshape(-1).float()
-    mask = torch.zeros(flat.numel(), dtype=torch.bool, device=delta.device)
+    from lingotune.merge.topk import top_k_mask
+
     if keep_fraction >= 1:
-        return mask.fill_(True).reshape(delta.shape)
-    k = max(1, int(keep_fraction * flat.numel()))
-    mask[torch.argsort(flat, descending=True)[:k]] = True
-    return mask.reshape(delta.shape)
+        return torch.ones(delta.shape, dtype=torch.bool, device=delta.device)
+    flat = delta.detach().abs().reshape(-1).float()
+    return top_k_mask(flat, max(1, int(keep_fraction * flat.numel()))).reshape(delta.shape)
