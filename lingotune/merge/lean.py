@@ -162,13 +162,12 @@ class LeanTaskArithmeticMerge(GeneralizedTaskArithmeticMerge):
             # mergekit sorts |Δ| in float32 on CPU: same order as 16-bit floats, rounded for float64
             mag_dtype = torch.float32 if dtype == torch.float64 else dtype
             mags = scratch if mag_dtype == dtype else torch.empty(n, dtype=mag_dtype)
-            for start in parts:
-                part = slice(start, start + chunk)
-                if mags is scratch:
-                    torch.sub(expert[part], base[part], out=mags[part]).abs_()
-                else:
-                    mags[part] = (expert[part] - base[part]).abs()
-            threshold, ties = kth_largest(mags, max(1, int(density * n)), chunk)
+            if mags is scratch:  # in place, no temporary
+                torch.sub(expert, base, out=mags).abs_()
+            else:
+                for start in parts:
+                    mags[start : start + chunk] = (expert[start : start + chunk] - base[start : start + chunk]).abs()
+            threshold, ties = kth_largest(mags, max(1, int(density * n)))
             scale = None
             if rescale:  # kept: every entry above the threshold and ``ties`` entries equal to it
                 before, after = 0.0, ties * float(threshold)

@@ -16,10 +16,11 @@ from __future__ import annotations
 import torch
 
 CHUNK_ELEMENTS = 1 << 19  # elements per pass step (2 MiB of float32): bounds every temporary
+SELECT_CHUNK = 1 << 22  # the radix passes hold one int32 digit buffer of this size (16 MiB): fewer, larger ops
 _INT_VIEW = {2: torch.int16, 4: torch.int32, 8: torch.int64}
 
 
-def kth_largest(values: torch.Tensor, k: int, chunk: int = CHUNK_ELEMENTS) -> tuple[torch.Tensor, int]:
+def kth_largest(values: torch.Tensor, k: int, chunk: int = SELECT_CHUNK) -> tuple[torch.Tensor, int]:
     """The k-th largest of non-negative floats (1-D, contiguous) and how many entries equal to it to keep.
 
     Returns ``(t, ties)``: the k largest entries are all entries ``> t`` plus ``ties`` (≥ 1) of the
@@ -42,8 +43,8 @@ def kth_largest(values: torch.Tensor, k: int, chunk: int = CHUNK_ELEMENTS) -> tu
         for start in range(0, n, chunk):
             part = ints[start : start + chunk]
             if not top:
-                part = part[((part >> (shift + 16)) & high_mask) == prefix]
-            hist += torch.bincount((part >> shift) & digit_mask, minlength=1 << 16)
+                part = part[((part >> (shift + 16)).bitwise_and_(high_mask)) == prefix]
+            hist += torch.bincount((part >> shift).bitwise_and_(digit_mask), minlength=1 << 16)
         at_least = hist.flip(0).cumsum(0).flip(0)  # at_least[d]: entries whose digit is >= d
         digit = int((at_least >= rank).nonzero().max())
         if digit < 0xFFFF:
