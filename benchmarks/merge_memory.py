@@ -28,6 +28,8 @@ chunked kernels (many small ops) more than mergekit's (few big ones); ``--thread
 compute cost without that effect.
 
     python benchmarks/merge_memory.py [--workdir /tmp/lingotune-bench] [--keep] [--methods ties ...]
+
+Last results, machine and date: benchmarks/README.md.
 """
 
 from __future__ import annotations
