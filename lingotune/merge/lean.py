@@ -27,7 +27,8 @@ writer and shard index. Written here, because mergekit 0.1.5 has no option for i
    (safetensors' ``backend="pread"``), so a tensor's memory is freed when mergekit drops it.
 
 Kernel scratch per tensor is then a chunk per expert and small per-chunk temporaries besides the
-output tensor (measured: 1.2–1.5 T including the output, vs 9 T). Results equal mergekit's stock
+output tensor, and a 16 MiB digit buffer while the threshold is selected (measured: 1.2–1.5 T
+including the output, vs 9 T). Results equal mergekit's stock
 methods (tests/test_merge_lean.py), with two documented differences:
 
 - tie rule: both keep exactly ``k = max(1, int(density · n))`` entries of each Δ. Among entries
