@@ -86,7 +86,8 @@ class ModularRun:
             result, dropped = _train_on(self.recipe, self.base, expert.data, spec, out_dir,
                                         self.run_dir / "metrics.jsonl", expert.name, step_offset)
             _record_training(self.info, result, dropped)
-            done = {"steps": result.steps, "model_dir": str(result.model_dir), "train_time_s": result.train_time_s,
+            done = {"steps": result.steps, "model_dir": str(Path(result.model_dir).resolve()),
+                    "train_time_s": result.train_time_s,
                     "train_tokens": result.train_tokens, "train_examples": result.train_examples,
                     "final_loss": result.final_loss,
                     "frozen": expert.freeze.describe() if expert.freeze is not None else None}

@@ -97,7 +97,7 @@ def run_recipe(recipe: Recipe) -> Path:
             summary = evaluate_model(final, recipe, "final", run_dir)
             info["stages"].append("final")
             info["eval_time_s"] += summary["eval_time_s"]
-    info["wall_time_s"] = time.time() - started
+    info["wall_time_s"] = info.get("wall_time_s", 0.0) + time.time() - started  # a resumed run adds to it
     info["finished"] = True
     _write_info(run_dir, info)
     if recipe.eval:

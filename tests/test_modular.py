@@ -85,10 +85,14 @@ def test_report_compares_all_stages(modular_run):
 
 def test_resume_skips_finished_work_and_report_command_rebuilds(modular_run):
     (modular_run / "report.md").unlink()
+    before = json.loads((modular_run / "run_info.json").read_text())
     done = lingotune("run", str(TINY_MODULAR), f"output_dir={modular_run}", "train.resume=true")
     assert done.returncode == 0, done.stderr[-3000:]
     out = " ".join((done.stdout + done.stderr).split())
     assert out.count("already trained, skipped") == 3 and out.count("already merged, skipped") == 3
+    after = json.loads((modular_run / "run_info.json").read_text())
+    assert after["wall_time_s"] > before["wall_time_s"]  # the resumed run's time adds to the first's
+    assert after["experts"] == before["experts"] and after["stages"] == before["stages"]
     assert "## Variants" in (modular_run / "report.md").read_text()
     (modular_run / "report.md").unlink()
     assert lingotune("report", str(modular_run)).returncode == 0
@@ -133,7 +137,8 @@ def test_modular_recipe_refuses_a_top_level_data_section(tmp_path):
 def test_shipped_modular_recipe_validates():
     recipe = load_recipe(REPO / "recipes" / "modular.yaml")
     assert [e.name for e in recipe.experts] == ["language", "task", "language_frozen", "task_frozen"]
-    assert [v.name for v in recipe.variants if v.evaluate] == ["layer_swap", "revert", "freeze", "ties"]
+    assert [v.name for v in recipe.variants if v.evaluate] == ["layer_swap", "layer_swap_analyzed", "revert", "freeze",
+                                                              "ties"]
 
 
 def test_merge_command_points_a_modular_recipe_to_run():
