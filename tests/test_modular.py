@@ -12,7 +12,7 @@ import torch
 from lingotune.config import load_recipe
 from lingotune.errors import RecipeError
 from tests.merge_fixtures import block, tensors
-from tests.test_run_tiny import lingotune
+from tests.test_run_tiny import lingotune, run_in_tmp
 
 REPO = Path(__file__).resolve().parent.parent
 TINY_MODULAR = REPO / "tests" / "assets" / "tiny_modular.yaml"
@@ -21,10 +21,7 @@ LANGUAGE_BLOCKS = {0, 3}  # the tiny model has 4 blocks; the recipe gives the la
 
 @pytest.fixture(scope="module")
 def modular_run(tmp_path_factory, tiny_model) -> Path:
-    run_dir = tmp_path_factory.mktemp("runs") / "tiny_modular"
-    done = lingotune("run", str(TINY_MODULAR), f"output_dir={run_dir}")
-    assert done.returncode == 0, done.stderr[-3000:]
-    return run_dir
+    return run_in_tmp(tmp_path_factory, TINY_MODULAR)
 
 
 def test_every_expert_and_evaluated_variant_is_a_stage(modular_run):

@@ -26,12 +26,17 @@ def losses(run_dir: Path) -> dict[int, float]:
     return {r["step"]: r["loss"] for r in lines if "loss" in r}
 
 
-@pytest.fixture(scope="module")
-def tiny_run(tmp_path_factory, tiny_model) -> Path:
-    run_dir = tmp_path_factory.mktemp("runs") / "tiny"
-    done = lingotune("run", str(TINY), f"output_dir={run_dir}")
+def run_in_tmp(tmp_path_factory, recipe: Path) -> Path:
+    """``lingotune run RECIPE`` into a fresh temporary run folder; fails the test on a non-zero exit."""
+    run_dir = tmp_path_factory.mktemp("runs") / recipe.stem
+    done = lingotune("run", str(recipe), f"output_dir={run_dir}")
     assert done.returncode == 0, done.stderr[-3000:]
     return run_dir
+
+
+@pytest.fixture(scope="module")
+def tiny_run(tmp_path_factory, tiny_model) -> Path:
+    return run_in_tmp(tmp_path_factory, TINY)
 
 
 def test_run_writes_complete_run_folder(tiny_run):

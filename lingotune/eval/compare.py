@@ -116,14 +116,14 @@ def _tokens(run: RunColumn) -> str:
     return "; ".join(parts) or DASH
 
 
-def _header(runs: list[RunColumn], baseline: RunColumn) -> list[Block]:
+def _header(runs: list[RunColumn], baseline: RunColumn, title: str) -> list[Block]:
     rows = [[r.label + (" (baseline)" if r is baseline else ""), str(r.info.get("model") or DASH),
              str(r.info.get("language") or DASH), r.stage, duration(r.info.get("wall_time_s")),
              duration(r.info.get("train_time_s")), duration(r.info.get("eval_time_s")), _tokens(r),
              str(r.info.get("folder") or r.run_dir)]
             for r in runs]
     headers = ["Run", "Model", "Language", "Stage", "Wall time", "Train time", "Eval time", "Tokens", "Folder"]
-    return [Heading("lingotune comparison", 1), Table(headers, rows)]
+    return [Heading(title, 1), Table(headers, rows)]
 
 
 def _results(runs: list[RunColumn], baseline: RunColumn) -> tuple[list[Block], list[tuple[str, str]]]:
@@ -251,9 +251,7 @@ def write_columns(runs: list[RunColumn], out_dir: Path, stem: str, title: str = 
     """Render columns (the first is the baseline) to ``<stem>.md``/``.html`` and ``plots/`` in ``out_dir``."""
     baseline = runs[0]
     results, keys = _results(runs, baseline)
-    header = _header(runs, baseline)
-    header[0] = Heading(title, 1)
-    blocks = [*header, *results, *best_per_metric(runs, keys), *(extra or []),
+    blocks = [*_header(runs, baseline, title), *results, *best_per_metric(runs, keys), *(extra or []),
               *_plots(runs, keys, out_dir / "plots")]
     md_path, html_path = out_dir / f"{stem}.md", out_dir / f"{stem}.html"
     md_path.write_text(render_markdown(blocks), encoding="utf-8")
