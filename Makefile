@@ -8,6 +8,7 @@ quickstart: $(VENV)/.installed
 	$(VENV)/bin/lingotune run recipes/quickstart.yaml
 
 test: $(VENV)/.installed
+	$(VENV)/bin/lint-imports --no-cache
 	$(VENV)/bin/python -m pytest -q
 
 lint: $(VENV)/.installed

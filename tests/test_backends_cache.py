@@ -7,7 +7,7 @@ import time
 
 from judge_stub import StubJudge
 
-from lingotune.eval.backends import OpenAIBackend, RequestCache
+from lingotune.inference.backends import OpenAIBackend, RequestCache
 
 MSG = [{"role": "user", "content": "¿Qué es la fotosíntesis?"}]
 PARAMS = {"max_tokens": 8, "temperature": 0.0}
@@ -72,7 +72,7 @@ def test_concurrency_is_bounded(tmp_path) -> None:
 def test_missing_key_variable_is_a_user_error(monkeypatch) -> None:
     import pytest
 
-    from lingotune.errors import LingotuneError
+    from lingotune.core.errors import LingotuneError
 
     monkeypatch.delenv("NO_SUCH_KEY_VAR", raising=False)
     with pytest.raises(LingotuneError, match="NO_SUCH_KEY_VAR"):

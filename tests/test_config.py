@@ -2,8 +2,8 @@ from pathlib import Path
 
 import pytest
 
-from lingotune.config import load_recipe
-from lingotune.errors import RecipeError
+from lingotune.core.errors import RecipeError
+from lingotune.plan import load_recipe
 
 REPO = Path(__file__).resolve().parent.parent
 

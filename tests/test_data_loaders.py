@@ -9,6 +9,7 @@ from pathlib import Path
 
 import pytest
 
+from lingotune.core.errors import DataError
 from lingotune.data.loaders import (
     check_language,
     detect_format,
@@ -23,7 +24,6 @@ from lingotune.data.loaders import (
     normalize_language,
 )
 from lingotune.data.validate import format_errors, validate_file
-from lingotune.errors import DataError
 
 REPO = Path(__file__).resolve().parent.parent
 SHARED = REPO.parent / "shared" / "data"

@@ -7,11 +7,11 @@ from pathlib import Path
 
 import pytest
 
+from lingotune.core.errors import LingotuneError
 from lingotune.data.example import Example
 from lingotune.data.loaders import load_squad
 from lingotune.data.mix import allocate, choose_articles, mix, sample, split_examples, split_squad_by_article
 from lingotune.data.stats import compute_stats, count_words, format_stats_table, word_unit
-from lingotune.errors import LingotuneError
 
 QUICKSTART = Path(__file__).resolve().parent.parent / "data" / "quickstart"
 

@@ -15,10 +15,10 @@ import time
 import pytest
 from conftest import SHARED_DATA
 
-from lingotune.eval.backends import LocalBackend, RequestCache
 from lingotune.eval.judge.config import BackendSpec, JudgeSpec
 from lingotune.eval.judge.run import load_answers, run_judge, write_answers
-from lingotune.serve.server import free_port, running_server, start_server
+from lingotune.inference.backends import LocalBackend, RequestCache
+from lingotune.inference.serve import free_port, running_server, start_server
 
 pytestmark = pytest.mark.slow
 ES = SHARED_DATA / "mt_bench_x" / "ES"

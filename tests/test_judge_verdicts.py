@@ -8,9 +8,9 @@ import json
 from conftest import SHARED_DATA
 from judge_stub import StubJudge
 
-from lingotune.eval.backends import RequestCache
 from lingotune.eval.judge.config import BackendSpec, JudgeSpec
 from lingotune.eval.judge.run import run_judge, write_answers
+from lingotune.inference.backends import RequestCache
 
 QUESTIONS = SHARED_DATA / "mt_bench_x" / "ES" / "question.jsonl"
 GOOD = "La fotosíntesis es el proceso por el que las plantas convierten la luz en energía química."
@@ -113,14 +113,17 @@ def test_rerun_is_served_from_the_cache(tmp_path) -> None:
 def test_pipeline_hook_judges_base_then_final_against_base(tmp_path, tiny_model) -> None:
     from types import SimpleNamespace
 
+    from lingotune.core.context import RunContext
+    from lingotune.core.layout import RunLayout
     from lingotune.eval.judge.run import judge_stage
 
     with StubJudge(lambda m: "[[C]] [[5]]" if "[[A]]" in m[0]["content"] else "[[5]]") as stub:
         spec = _spec(tmp_path, stub.base_url, answers=None, baseline_answers="stage:base", max_items=2,
                      max_new_tokens=4)
-        recipe = SimpleNamespace(eval=SimpleNamespace(judge=spec, dtype="float32", batch_size=4))
-        base = judge_stage(tiny_model, recipe, "base", tmp_path)
-        final = judge_stage(tiny_model, recipe, "final", tmp_path)
+        eval_spec = SimpleNamespace(judge=spec, dtype="float32", batch_size=4)
+        ctx = RunContext(RunLayout(tmp_path))
+        base = judge_stage(tiny_model, eval_spec, ctx, "base")
+        final = judge_stage(tiny_model, eval_spec, ctx, "final")
     assert "pairwise" not in base and base["single"]["n"] == 2  # nothing to compare the base with
     assert final["pairwise"]["baseline"] == "baseline" and final["pairwise"]["n"] == 2
     stage = json.loads((tmp_path / "eval" / "final" / "summary.json").read_text())

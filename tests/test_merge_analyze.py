@@ -7,8 +7,8 @@ import json
 import pytest
 from typer.testing import CliRunner
 
+from lingotune.cli.merge import merge_app
 from lingotune.merge.analyze import analyze_updates
-from lingotune.merge.cli import merge_app
 from tests.merge_fixtures import block, build_base, make_expert
 
 

@@ -6,7 +6,7 @@ import pytest
 import torch
 import yaml
 
-from lingotune.errors import RecipeError
+from lingotune.core.errors import RecipeError
 from lingotune.merge.config import LayerSwapMerge, MergeSection, load_merge_section
 from lingotune.merge.errors import MergeError
 from lingotune.merge.layer_swap import language_weights

@@ -15,8 +15,8 @@ from safetensors.torch import load_file, save_file
 from lingotune.merge.config import MergeSection
 from lingotune.merge.lean import LEAN_METHODS, LeanTaskArithmeticMerge, PreadTensorLoader
 from lingotune.merge.run import run_merge_spec
-from lingotune.merge.selection import top_fraction_mask
-from lingotune.merge.topk import kth_largest, top_k_mask
+from lingotune.models.selection import top_fraction_mask
+from lingotune.models.topk import kth_largest, top_k_mask
 from tests.merge_fixtures import build_base, make_expert, tensors
 
 DTYPES = [torch.float32, torch.bfloat16, torch.float16, torch.float64]

@@ -8,7 +8,7 @@ import torch
 from lingotune.merge.config import MergeSection
 from lingotune.merge.errors import MergeError
 from lingotune.merge.run import prepare_merge, run_merge_spec
-from lingotune.merge.selection import Selection, top_fraction_mask
+from lingotune.models.selection import Selection, top_fraction_mask
 from lingotune.train.freeze import apply_freeze, checkpoint_name
 from tests.merge_fixtures import block, build_base, make_expert, tensors
 

@@ -6,7 +6,7 @@ import json
 
 import pytest
 
-from lingotune.errors import ModelSourceError
+from lingotune.core.errors import ModelSourceError
 from lingotune.models.sources import resolve_model
 
 

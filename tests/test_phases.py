@@ -12,8 +12,8 @@ from pathlib import Path
 
 import pytest
 
-from lingotune.config import load_recipe
-from lingotune.pipeline import phase_train_spec
+from lingotune.plan import load_recipe
+from lingotune.plan.planner import phase_train_spec
 
 REPO = Path(__file__).resolve().parent.parent
 RECIPE = REPO / "tests" / "assets" / "tiny_phases.yaml"
@@ -84,10 +84,10 @@ def test_resume_inside_phase_two(phased_run, tmp_path):
         time.sleep(0.02)
     process.send_signal(signal.SIGKILL)
     process.wait()
-    assert checkpoint.exists() and not (run_dir / "phases" / "2-parameters" / "phase_complete.json").exists()
+    assert checkpoint.exists() and not (run_dir / "steps" / "phase-parameters.json").exists()
     resumed = run(*args, "train.resume=true")
     assert resumed.returncode == 0, resumed.stderr[-3000:]
-    assert "principles: already complete" in resumed.stderr
+    assert "phase:principles: already done, skipped" in " ".join(resumed.stderr.split())
     expected = {r["step"]: r["loss"] for r in metrics(phased_run) if "loss" in r}
     got = {r["step"]: r["loss"] for r in metrics(run_dir) if "loss" in r}
     assert sorted(got) == list(range(1, 35))
@@ -109,7 +109,7 @@ def test_optimizer_state_can_be_carried_into_the_next_phase(tiny_model, tmp_path
 
 
 def test_carrying_the_optimizer_is_refused_with_lora():
-    from lingotune.errors import RecipeError
+    from lingotune.core.errors import RecipeError
 
     with pytest.raises(RecipeError, match=r"phases.1.fresh_optimizer: false needs train.method: full"):
         load_recipe(RECIPE, ["phases.1.fresh_optimizer=false"])

@@ -7,8 +7,8 @@ import math
 
 import pytest
 
+from lingotune.core.errors import LingotuneError
 from lingotune.data.example import Example
-from lingotune.errors import LingotuneError
 from lingotune.train.self_paced import (
     WeightedDataCollator,
     WeightedLossTrainer,

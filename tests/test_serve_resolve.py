@@ -7,8 +7,8 @@ from pathlib import Path
 
 import pytest
 
-from lingotune.errors import ModelSourceError
-from lingotune.serve.server import servable_model, serve_command
+from lingotune.core.errors import ModelSourceError
+from lingotune.inference.serve import servable_model, serve_command
 
 
 def test_run_folder_serves_its_merged_model(tiny_model, tmp_path) -> None:

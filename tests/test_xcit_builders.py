@@ -6,6 +6,7 @@ from pathlib import Path
 
 import pytest
 
+from lingotune.core.errors import LingotuneError
 from lingotune.data.builders import build_extractive_qa
 from lingotune.data.example import Example
 from lingotune.data.loaders import load_examples
@@ -21,7 +22,6 @@ from lingotune.data.xcit import (
     pairs_from_parallel,
     two_turn_conversation,
 )
-from lingotune.errors import LingotuneError
 from lingotune.models.loading import load_tokenizer
 from lingotune.train.tokenize import tokenize_example
 

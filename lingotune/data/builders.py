@@ -11,8 +11,9 @@ import re
 from collections.abc import Sequence
 from dataclasses import replace
 
+from lingotune.core.errors import RecipeError
 from lingotune.data.example import Example
-from lingotune.errors import RecipeError
+from lingotune.language.codes import language_name  # noqa: F401 (re-exported for builders)
 
 LONG_ANSWER_TEMPLATE = "{question}"
 QA_TEMPLATE = (
@@ -21,23 +22,6 @@ QA_TEMPLATE = (
 TRANSLATION_TEMPLATE = "Translate the following text from {source_name} into {target_name}.\n\n{source}"
 
 _SENTENCE_END = re.compile(r"(?<=[.!?。！？])\s+")
-
-
-def language_name(code: str, override: str | None = None) -> str:
-    """English name of a language code, from lingua's table; the code itself when unknown."""
-    if override:
-        return override
-    from lingua import IsoCode639_1, IsoCode639_3, Language
-
-    base = code.split("-")[0].split("_")[0].lower()
-    try:
-        iso = IsoCode639_1.from_str(base) if len(base) == 2 else IsoCode639_3.from_str(base)
-        language = (
-            Language.from_iso_code_639_1(iso) if len(base) == 2 else Language.from_iso_code_639_3(iso)
-        )
-    except ValueError:
-        return code
-    return language.name.title()
 
 
 def fill(template: str, where: str, **fields: str) -> str:

@@ -13,12 +13,12 @@ problem with the whole file gives ``file``.
 from __future__ import annotations
 
 import os
-import re
 from collections.abc import Callable, Iterable
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
+from lingotune.core.errors import DataError
 from lingotune.data.example import ROLES, Example
 from lingotune.data.readers import (
     RawRecord,
@@ -29,7 +29,7 @@ from lingotune.data.readers import (
     parallel_records,
     squad_records,
 )
-from lingotune.errors import DataError
+from lingotune.language.codes import normalize_language
 
 PathLike = str | os.PathLike[str]
 DataPath = PathLike | tuple[PathLike, PathLike] | list[PathLike]
@@ -37,7 +37,6 @@ DataPath = PathLike | tuple[PathLike, PathLike] | list[PathLike]
 FORMATS = ("alpaca", "sharegpt", "messages", "squad", "parallel", "hf", "mt_bench", "auto")
 
 # Language subtag, then an optional script (Hans, Latn) and an optional region (BR, 419).
-_LANGUAGE = re.compile(r"^([a-z]{2,3})(?:-([a-z]{4}))?(?:-([a-z]{2}|[0-9]{3}))?$", re.IGNORECASE)
 _LANGUAGE_HINT = ("expected an ISO 639-1/-3 code such as 'es' or 'fil', optionally with a script or region: "
                   "'zh-Hans', 'pt-BR'")
 
@@ -55,19 +54,6 @@ Parser = Callable[[RawRecord, Options], Example]
 
 
 # --------------------------------------------------------------------------------------------- languages
-def normalize_language(code: str) -> str | None:
-    """Canonical casing (``pt-br`` → ``pt-BR``, ``zh-hans`` → ``zh-Hans``), or None when not a code.
-
-    Any well-formed code is accepted: the toolkit must work for languages nobody listed in advance.
-    """
-    match = _LANGUAGE.match(code.strip().replace("_", "-")) if isinstance(code, str) else None
-    if not match:
-        return None
-    lang, script, region = match.groups()
-    parts = [lang.lower()] + ([script.title()] if script else []) + ([region.upper()] if region else [])
-    return "-".join(parts)
-
-
 def check_language(code: Any, path: str, where: str) -> str:
     normalized = normalize_language(code) if isinstance(code, str) else None
     if normalized is None:

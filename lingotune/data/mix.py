@@ -12,8 +12,8 @@ import random
 from collections.abc import Mapping, Sequence
 from dataclasses import replace
 
+from lingotune.core.errors import LingotuneError
 from lingotune.data.example import Example
-from lingotune.errors import LingotuneError
 
 
 def _derived_seed(seed: int, salt: str) -> int:

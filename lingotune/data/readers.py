@@ -15,7 +15,7 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
-from lingotune.errors import DataError
+from lingotune.core.errors import DataError
 
 _SQUAD = 'SQuAD v1.1 JSON {"data": [{"title", "paragraphs": [{"context", "qas": [...]}]}]}'
 

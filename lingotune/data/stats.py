@@ -14,6 +14,7 @@ from typing import Any
 from rich.table import Table
 
 from lingotune.data.example import Example
+from lingotune.language.codes import canonical_language
 
 # Written without spaces between words (ISO 639-1 and 639-3 codes): Chinese, Japanese, Thai, Lao,
 # Khmer, Burmese.
@@ -23,7 +24,7 @@ _BATCH = 512
 
 
 def word_unit(language: str) -> str:
-    base = language.replace("_", "-").split("-")[0].lower()
+    base = canonical_language(language) or ""
     return "character" if base in NO_SPACE_LANGUAGES else "whitespace"
 
 

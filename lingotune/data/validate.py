@@ -6,8 +6,8 @@ loaders' own per-record parsers in collect-all mode: what validates here is exac
 
 from __future__ import annotations
 
+from lingotune.core.errors import DataError
 from lingotune.data.loaders import DataPath, collect_examples
-from lingotune.errors import DataError
 
 
 def validate_file(path: DataPath, format: str, language: str = "und", *, source_language: str | None = None,

@@ -25,9 +25,9 @@ from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field
 from typing import Any, Literal
 
+from lingotune.core.errors import LingotuneError
 from lingotune.data.example import Example
-from lingotune.data.loaders import normalize_language
-from lingotune.errors import LingotuneError
+from lingotune.language.codes import canonical_language, normalize_language
 
 LossTurns = str | list[int]
 
@@ -222,7 +222,7 @@ def build_monolingual_subset(pairs: Sequence[ParallelInstruction], fraction: flo
 
 
 def _base(code: str) -> str:
-    return (normalize_language(code) or code).split("-")[0].lower()
+    return canonical_language(code) or code
 
 
 def _for_language(language: str, given: str | Mapping[str, str] | None, table: Mapping[str, str], what: str,

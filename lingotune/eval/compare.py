@@ -18,7 +18,7 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
-from lingotune.errors import LingotuneError
+from lingotune.core.errors import LingotuneError
 from lingotune.eval.plots import Series, metric_bars_png
 from lingotune.eval.report import (
     DASH,
@@ -268,7 +268,7 @@ def compare_command(
     judge_key_env: str | None = None,
 ) -> None:
     """Body of ``lingotune compare``; the lead wraps it in a typer command (see docs/judge_and_serve.md)."""
-    from lingotune.progress import console
+    from lingotune.core.progress import console
 
     judge = None
     if judge_model:

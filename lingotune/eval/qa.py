@@ -26,7 +26,7 @@ import unicodedata
 from collections import Counter
 from collections.abc import Iterable
 
-from lingotune.eval.fidelity import canonical_language
+from lingotune.language.codes import canonical_language
 
 __all__ = ["normalize_answer", "exact_match", "f1_score", "extract_answer", "tokenize_answer"]
 

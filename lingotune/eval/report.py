@@ -18,7 +18,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
-from lingotune.errors import DataError
+from lingotune.core.errors import DataError
 from lingotune.eval.document import (  # noqa: F401  (re-exported: the report's public rendering API)
     Block,
     Cell,

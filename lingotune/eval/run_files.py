@@ -8,7 +8,7 @@ import math
 from pathlib import Path
 from typing import Any
 
-from lingotune.errors import DataError
+from lingotune.core.errors import DataError
 from lingotune.eval.plots import LossPoint
 
 DASH = "—"

@@ -22,7 +22,7 @@ from functools import cache
 from sacrebleu.metrics import BLEU, CHRF
 
 from lingotune.eval.bootstrap import bootstrap_corpus_ci
-from lingotune.eval.fidelity import canonical_language
+from lingotune.language.codes import canonical_language
 
 __all__ = [
     "chrf",

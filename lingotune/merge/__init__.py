@@ -13,6 +13,6 @@ Public API: ``MergeSpec`` (pydantic union), ``Selection``, ``run_merge_spec``, `
 
 from lingotune.merge.config import METHOD_NAMES, MergeSpec, load_merge_section
 from lingotune.merge.errors import MergeError
-from lingotune.merge.selection import Selection
+from lingotune.models.selection import Selection
 
 __all__ = ["METHOD_NAMES", "MergeError", "MergeSpec", "Selection", "load_merge_section"]

@@ -22,8 +22,8 @@ import statistics
 from dataclasses import dataclass, field
 from pathlib import Path
 
-from lingotune.merge.layout import ModelLayout, check_compatible, tensor_shapes
-from lingotune.merge.lora import resolve_checkpoint
+from lingotune.models.adapters import resolve_checkpoint
+from lingotune.models.layout import ModelLayout, check_compatible, tensor_shapes
 
 
 @dataclass
@@ -109,7 +109,7 @@ def print_table(analysis: UpdateAnalysis, console=None) -> None:
     """One rich table per expert: blocks as rows, module types as columns, plus the block total."""
     from rich.table import Table
 
-    from lingotune.progress import console as default_console
+    from lingotune.core.progress import console as default_console
 
     console = console or default_console
     for expert in analysis.experts:

@@ -14,7 +14,7 @@ from pathlib import Path
 from typing import Any
 
 from lingotune.merge.errors import MergeError
-from lingotune.merge.layout import ModelLayout
+from lingotune.models.layout import ModelLayout
 
 
 @dataclass
@@ -54,7 +54,7 @@ def conditional(values: dict[str, float], default: float, all_names: list[str], 
     remaining = dict(values)
     entries: list[dict[str, Any]] = []
     if layout is not None:
-        from lingotune.merge.layout import _common_prefix
+        from lingotune.models.layout import _common_prefix
 
         for names in layout.block_weights:
             present = [n for n in names if n in all_names]

@@ -9,15 +9,15 @@ Model references are model sources: anything ``lingotune.models.sources.resolve_
 
 from __future__ import annotations
 
-from collections.abc import Callable
 from pathlib import Path
 from typing import Annotated, Any, Literal
 
-import yaml
 from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_validator, model_validator
 
-from lingotune.errors import RecipeError
-from lingotune.merge.selection import Selection
+from lingotune.core.errors import RecipeError
+from lingotune.core.recipe_yaml import error_lines, read_recipe_tree
+from lingotune.merge.references import is_reference, map_model_sources
+from lingotune.models.selection import Selection
 
 Dtype = Literal["float32", "bfloat16", "float16"]
 Count = int | float  # an int is a number of blocks; a float in (0, 1) a fraction of the block count
@@ -202,27 +202,12 @@ class MergeSection(_Strict):
     merge: MergeSpec
 
 
-def error_lines(exc: ValidationError, root: yaml.Node | None, path: Path | str, prefix: tuple = ()) -> list[str]:
-    """``file:line: key: problem`` for each error, with the union's method tag dropped from the key."""
-    from lingotune.config import _describe, _line_of  # the recipe loader's own formatting
-
-    lines = []
-    for error in exc.errors():
-        loc = tuple(p for i, p in enumerate(error["loc"]) if not (i == len(prefix) + 1 and p in METHOD_NAMES))
-        error = error | {"loc": prefix + loc}
-        line = _line_of(root, error["loc"]) if root is not None else None
-        lines.append(f"{path}:{line or '?'}: {_describe(error)}")
-    return lines
-
-
 def load_merge_section(path: str | Path, overrides: list[str] | None = None) -> tuple[MergeSpec, dict[str, Any]]:
     """Read and validate the ``merge:`` key of a recipe YAML (until the Recipe model carries it).
 
     Returns the spec and the rest of the YAML tree (``name``, ``output_dir``...). Relative local
     model paths are resolved against the recipe's folder.
     """
-    from lingotune.config import read_recipe_tree
-
     path = Path(path)
     tree, root = read_recipe_tree(path, overrides)
     if isinstance(tree, dict) and "variants" in tree and "merge" not in tree:
@@ -233,27 +218,13 @@ def load_merge_section(path: str | Path, overrides: list[str] | None = None) -> 
     try:
         spec = MergeSection.model_validate({"merge": tree["merge"]}).merge
     except ValidationError as exc:
-        raise RecipeError("invalid recipe\n" + "\n".join(error_lines(exc, root, path))) from None
+        raise RecipeError("invalid recipe\n" + "\n".join(error_lines(exc, root, path, tree))) from None
     resolve_relative_sources(spec, path.parent)
     return spec, tree
 
 
-MODEL_FIELDS = ("language_expert", "task_expert", "base_model", "expert")
-
-
-def map_model_sources(spec: BaseModel, fix: Callable[[str, str], str]) -> None:
-    """Replace every model source of a merge spec in place by ``fix(recipe_key, source)``."""
-    for name in MODEL_FIELDS:
-        if isinstance(getattr(spec, name, None), str):
-            setattr(spec, name, fix(name, getattr(spec, name)))
-    for index, item in enumerate(getattr(spec, "models", None) or []):
-        item.model = fix(f"models.{index}.model", item.model)
-
-
 def resolve_relative_sources(spec: BaseModel, folder: Path) -> None:
     """Make ``./experts/lang``-style references absolute against the recipe folder when they exist there."""
-
-    from lingotune.merge.references import is_reference
 
     def fix(_: str, value: str) -> str:
         if is_reference(value):  # base / expert:NAME / variant:NAME of a modular recipe

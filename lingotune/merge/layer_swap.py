@@ -20,7 +20,7 @@ from pathlib import Path
 from lingotune.merge.compile import CompiledMerge, conditional
 from lingotune.merge.config import LayerSwapMerge
 from lingotune.merge.errors import MergeError
-from lingotune.merge.layout import ModelLayout, tensor_shapes
+from lingotune.models.layout import ModelLayout, tensor_shapes
 
 
 def blocks_from(count: int | float, num_layers: int) -> int:

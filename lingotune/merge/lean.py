@@ -57,7 +57,7 @@ from mergekit.merge_methods import TensorGroup, register, registered_methods
 from mergekit.merge_methods.generalized_task_arithmetic import GeneralizedTaskArithmeticMerge, get_mask
 from mergekit.sparsify import SparsificationMethod
 
-from lingotune.merge.topk import CHUNK_ELEMENTS, keep_mask, kth_largest
+from lingotune.models.topk import CHUNK_ELEMENTS, keep_mask, kth_largest
 
 LEAN_METHODS = {"ties": "lingotune_ties", "dare_ties": "lingotune_dare_ties"}  # mergekit name → lean name
 

@@ -7,9 +7,9 @@ from pathlib import Path
 
 from lingotune.merge.compile import CompiledMerge
 from lingotune.merge.layer_swap import compile_layer_swap
-from lingotune.merge.layout import ModelLayout
 from lingotune.merge.revert import compile_revert
 from lingotune.merge.standard import compile_standard
+from lingotune.models.layout import ModelLayout
 
 Compiler = Callable[..., CompiledMerge]
 

@@ -20,8 +20,8 @@ from pathlib import Path
 
 from lingotune.merge.compile import CompiledMerge, conditional
 from lingotune.merge.config import RevertMerge
-from lingotune.merge.layout import ModelLayout, tensor_shapes
-from lingotune.merge.selection import select_tensors
+from lingotune.models.layout import ModelLayout, tensor_shapes
+from lingotune.models.selection import select_tensors
 
 
 def compile_revert(spec: RevertMerge, paths: dict[str, Path], layout: ModelLayout) -> CompiledMerge:

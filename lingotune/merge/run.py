@@ -32,9 +32,9 @@ from dataclasses import dataclass
 from pathlib import Path
 
 from lingotune.merge.compile import CompiledMerge
-from lingotune.merge.layout import ModelLayout, check_compatible, largest_shard_bytes, safetensors_files
-from lingotune.merge.lora import copy_tokenizer, resolve_checkpoint
 from lingotune.merge.registry import compile_merge
+from lingotune.models.adapters import copy_tokenizer, resolve_checkpoint
+from lingotune.models.layout import ModelLayout, check_compatible, largest_shard_bytes, safetensors_files
 
 MIN_OUT_SHARD_BYTES = 16 * 2**20
 

@@ -11,7 +11,7 @@ from pathlib import Path
 
 from lingotune.merge.compile import CompiledMerge
 from lingotune.merge.config import DareTiesMerge, SlerpMerge, TaskArithmeticMerge, TiesMerge, _StandardMerge
-from lingotune.merge.layout import ModelLayout
+from lingotune.models.layout import ModelLayout
 
 
 def compile_standard(spec: _StandardMerge, paths: dict[str, Path], layout: ModelLayout) -> CompiledMerge:

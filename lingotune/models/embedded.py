@@ -21,9 +21,9 @@ from collections.abc import Callable
 from dataclasses import dataclass
 from pathlib import Path
 
-from lingotune.errors import ModelSourceError
-from lingotune.paths import build_once, cache_dir
-from lingotune.progress import status
+from lingotune.core.errors import ModelSourceError
+from lingotune.core.paths import build_once, cache_dir
+from lingotune.core.progress import status
 
 
 @dataclass(frozen=True)

@@ -13,10 +13,10 @@ import json
 from dataclasses import dataclass
 from pathlib import Path
 
-from lingotune.errors import ModelSourceError
+from lingotune.core.errors import ModelSourceError
+from lingotune.core.paths import build_once, cache_dir
+from lingotune.core.progress import status
 from lingotune.models.embedded import EMBEDDED, convert_gguf, prepare_embedded, sha256_of
-from lingotune.paths import build_once, cache_dir
-from lingotune.progress import status
 
 TINY_NAMES = ("tiny-random", "tiny-random-llama")
 

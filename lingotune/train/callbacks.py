@@ -7,7 +7,7 @@ from pathlib import Path
 
 from transformers import TrainerCallback
 
-from lingotune.progress import progress_bar
+from lingotune.core.progress import progress_bar
 
 LOGGED_KEYS = ("loss", "learning_rate", "grad_norm", "epoch", "train_runtime", "train_loss")
 

@@ -22,8 +22,8 @@ import re
 from dataclasses import dataclass, field
 from typing import Any
 
-from lingotune.merge.errors import MergeError
-from lingotune.merge.selection import Selection, select_tensors, top_fraction_mask
+from lingotune.core.errors import TrainingError
+from lingotune.models.selection import Selection, select_tensors, top_fraction_mask
 
 _PEFT_PREFIX = re.compile(r"^base_model\.model\.")
 _LORA_PART = re.compile(r"\.(lora_[A-Za-z_]+|modules_to_save)\.[^.]+(?=\.)|\.base_layer(?=\.)")
@@ -57,7 +57,7 @@ def apply_freeze(model, selection: Selection, *, reference_path=None) -> list[st
     """
     import torch
 
-    from lingotune.merge.layout import layout_for
+    from lingotune.models.layout import layout_for
 
     inner = model.get_base_model() if hasattr(model, "get_base_model") else model
     layout = layout_for(config=inner.config)
@@ -75,7 +75,7 @@ def apply_freeze(model, selection: Selection, *, reference_path=None) -> list[st
                 state.frozen.append(name)
     else:
         if is_peft:
-            raise MergeError("freeze.keep_fraction: magnitude masks need full fine-tuning (train.method=full), "
+            raise TrainingError("freeze.keep_fraction: magnitude masks need full fine-tuning (train.method=full), "
                              "LoRA factors cannot be masked entry by entry")
         reference = _reference_loader(selection, reference_path)
         restore: list[tuple[torch.nn.Parameter, torch.Tensor, torch.Tensor]] = []
@@ -104,11 +104,11 @@ def apply_freeze(model, selection: Selection, *, reference_path=None) -> list[st
 def _reference_loader(selection: Selection, reference_path):
     from mergekit.io.lazy_tensor_loader import LazyTensorLoader
 
-    from lingotune.merge.lora import resolve_checkpoint
+    from lingotune.models.adapters import resolve_checkpoint
 
     if reference_path is None:
         if selection.reference is None:
-            raise MergeError("freeze.reference: keep_fraction needs a reference expert (trained earlier from the same "
-                             "base) whose update magnitudes choose the trainable entries")
+            raise TrainingError("freeze.reference: keep_fraction needs a reference expert (trained earlier from the "
+                                "same base) whose update magnitudes choose the trainable entries")
         reference_path = resolve_checkpoint(selection.reference, "freeze.reference")
     return LazyTensorLoader.from_disk(str(reference_path))

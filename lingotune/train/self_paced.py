@@ -27,8 +27,8 @@ from typing import Any, Literal
 
 from transformers import DataCollatorForSeq2Seq, Trainer
 
-from lingotune.errors import LingotuneError
-from lingotune.progress import console
+from lingotune.core.errors import LingotuneError
+from lingotune.core.progress import console
 from lingotune.train.tokenize import TokenizedExample
 
 Schedule = Literal["linear", "root", "geometric"]

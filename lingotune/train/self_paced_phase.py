@@ -13,10 +13,10 @@ import time
 from contextlib import nullcontext
 from pathlib import Path
 
-from lingotune.config import PhaseSpec, Recipe, TrainSpec
+from lingotune.core.context import RunContext
+from lingotune.core.progress import console
 from lingotune.models.loading import resolve_dtype
 from lingotune.models.sources import ResolvedModel
-from lingotune.progress import console
 from lingotune.train.callbacks import MetricsJsonl, RichProgress
 from lingotune.train.self_paced import (
     WeightedDataCollator,
@@ -27,21 +27,18 @@ from lingotune.train.self_paced import (
     weighted_dataset,
 )
 from lingotune.train.sft import TrainResult, prepare_trainable, save_final, training_arguments
+from lingotune.train.spec import SelfPacedSpec, TrainSpec
+from lingotune.train.tokenize import TokenizedExample
 
 
-def train_self_paced_phase(recipe: Recipe, model: ResolvedModel, phase: PhaseSpec, spec: TrainSpec,
-                           phase_dir: Path, metrics_path: Path, step_offset: int):
+def train_self_paced_phase(model: ResolvedModel, tokenizer, examples: list[TokenizedExample], spec: TrainSpec,
+                           spl: SelfPacedSpec, ctx: RunContext, phase_dir: Path, phase: str,
+                           step_offset: int) -> TrainResult:
     import torch
     from transformers.trainer_callback import PrinterCallback
 
-    from lingotune.models.loading import load_tokenizer
-    from lingotune.pipeline import tokenized_training_data
-
-    assert phase.self_paced is not None
-    spl = phase.self_paced
-    tokenizer = load_tokenizer(model, trust_remote_code=recipe.model.trust_remote_code, padding_side="right")
-    examples, dropped = tokenized_training_data(recipe, phase.data, spec, tokenizer)
-    trained = prepare_trainable(model, spec, recipe.seed, recipe.model.trust_remote_code)
+    metrics_path = ctx.layout.metrics
+    trained = prepare_trainable(model, spec, ctx.seed, ctx.trust_remote_code)
     parameters = [p for p in trained.parameters() if p.requires_grad]
     optimizer = torch.optim.AdamW(parameters, lr=spec.learning_rate, weight_decay=spec.weight_decay)
     scheduler = torch.optim.lr_scheduler.LambdaLR(optimizer, lambda _: 1.0)
@@ -54,14 +51,14 @@ def train_self_paced_phase(recipe: Recipe, model: ResolvedModel, phase: PhaseSpe
             return example_difficulty(trained, items, batch_size=spec.batch_size)
 
     def train_one_epoch(selected, weights, epoch):
-        args = training_arguments(spec, phase_dir / "checkpoints" / f"spl-{epoch}", recipe.seed,
+        args = training_arguments(spec, phase_dir / "checkpoints" / f"spl-{epoch}", ctx.seed,
                                   num_train_epochs=1, max_steps=-1, save_strategy="no")
         trainer = WeightedLossTrainer(
             model=trained, args=args, train_dataset=weighted_dataset(selected, weights),
             data_collator=WeightedDataCollator(tokenizer, padding=True, label_pad_token_id=-100),
             optimizers=(optimizer, scheduler),
-            callbacks=[MetricsJsonl(metrics_path, phase.name, 0, step_offset + state["steps"]),
-                       RichProgress(f"Training {phase.name} (SPL epoch {epoch + 1})")],
+            callbacks=[MetricsJsonl(metrics_path, phase, 0, step_offset + state["steps"]),
+                       RichProgress(f"Training {phase} (SPL epoch {epoch + 1})")],
         )
         trainer.remove_callback(PrinterCallback)
         output = trainer.train()
@@ -78,7 +75,6 @@ def train_self_paced_phase(recipe: Recipe, model: ResolvedModel, phase: PhaseSpe
     for entry in logs:
         console.print(f"[dim]SPL epoch {entry.epoch}: {entry.n_selected}/{entry.n_total} examples, "
                       f"mean difficulty {entry.mean_difficulty_selected:.3f}[/dim]")
-    model_dir, adapter_dir = save_final(trained, model, tokenizer, spec, phase_dir, recipe.model.trust_remote_code)
-    result = TrainResult(model_dir, adapter_dir, time.time() - started, state["tokens"], len(examples),
-                         state["loss"], state["steps"])
-    return result, dropped
+    model_dir, adapter_dir = save_final(trained, model, tokenizer, spec, phase_dir, ctx.trust_remote_code)
+    return TrainResult(model_dir, adapter_dir, time.time() - started, state["tokens"], len(examples),
+                       state["loss"], state["steps"])

@@ -19,11 +19,11 @@ import time
 from dataclasses import dataclass
 from pathlib import Path
 
-from lingotune.config import TrainSpec
+from lingotune.core.progress import console
 from lingotune.models.loading import resolve_dtype
 from lingotune.models.sources import ResolvedModel
-from lingotune.progress import console
 from lingotune.train.callbacks import MetricsJsonl, RichProgress
+from lingotune.train.spec import TrainSpec
 from lingotune.train.tokenize import TokenizedExample
 
 

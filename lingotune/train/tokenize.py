@@ -12,15 +12,9 @@ from __future__ import annotations
 from collections.abc import Sequence
 from dataclasses import dataclass
 
+from lingotune.core.errors import LingotuneError
 from lingotune.data.example import Example
-from lingotune.errors import LingotuneError
-
-CHATML_FALLBACK = (
-    "{% for message in messages %}"
-    "{{ '<|im_start|>' + message['role'] + '\n' + message['content'] + '<|im_end|>' + '\n' }}"
-    "{% endfor %}"
-    "{% if add_generation_prompt %}{{ '<|im_start|>assistant\n' }}{% endif %}"
-)
+from lingotune.models.chat import CHATML_FALLBACK, ensure_chat_template, render  # noqa: F401 (re-exported)
 
 
 @dataclass
@@ -32,18 +26,6 @@ class TokenizedExample:
     def labels(self) -> list[int]:
         """Targets for the loss: the token where the mask is 1, -100 (ignored) elsewhere."""
         return [t if m else -100 for t, m in zip(self.input_ids, self.assistant_masks, strict=True)]
-
-
-def ensure_chat_template(tokenizer) -> None:
-    """Base models without a chat template get ChatML, the most common one."""
-    if not getattr(tokenizer, "chat_template", None):
-        tokenizer.chat_template = CHATML_FALLBACK
-
-
-def render(tokenizer, messages: Sequence[dict[str, str]], add_generation_prompt: bool = False) -> str:
-    return tokenizer.apply_chat_template(
-        list(messages), tokenize=False, add_generation_prompt=add_generation_prompt
-    )
 
 
 def assistant_char_spans(
@@ -94,7 +76,7 @@ def tokenize_examples(
 
     An example's ``meta["loss_turns"]`` (set by builders such as X-CIT's two-turn chat) overrides
     ``loss_turns`` for that example."""
-    from lingotune.progress import progress_bar
+    from lingotune.core.progress import progress_bar
 
     ensure_chat_template(tokenizer)
     kept: list[TokenizedExample] = []

@@ -11,8 +11,8 @@ from __future__ import annotations
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
 
-from lingotune.eval.backends import ChatBackend, Params
 from lingotune.eval.judge.parse import Verdict
+from lingotune.inference.backends import ChatBackend, Params
 
 REPAIR = ("Your reply did not give the verdict in the required format ({fmt}). "
           "Reply with the verdict only, exactly in that format.")

@@ -1,35 +1,19 @@
 """The ``eval.judge`` recipe section: what to ask, who answers, who judges.
 
-Kept apart from ``lingotune.config`` so the judge can be used on its own (``run_judge``) and the
-recipe schema only mounts it (``judge: JudgeSpec | None = None`` on ``EvalSpec``).
+Kept apart from the recipe schema so the judge can be used on its own (``run_judge``) and the
+``eval:`` section only mounts it (``judge: JudgeSpec | None = None`` on ``EvalSpec``).
 """
 
 from __future__ import annotations
 
 from typing import Literal
 
-from pydantic import BaseModel, ConfigDict, Field
+from pydantic import Field
 
-LANGUAGE_CODE = r"^[a-z]{2,3}([-_][A-Za-z0-9]{2,8})*$"
+from lingotune.core.schema import LANGUAGE_CODE, Strict
+from lingotune.inference.spec import BackendSpec
 
-
-class Strict(BaseModel):
-    model_config = ConfigDict(extra="forbid")
-
-
-class BackendSpec(Strict):
-    """A chat endpoint. ``openai``: any OpenAI-compatible server (lingotune serve, vLLM, a hosted API);
-    ``local``: a model lingotune loads itself with transformers."""
-
-    kind: Literal["openai", "local"] = "openai"
-    base_url: str | None = None  # e.g. http://127.0.0.1:8000/v1; None = the openai client's default
-    model: str  # served model name (openai) or model source (local: embedded name, path, hub id)
-    api_key_env: str | None = None  # NAME of the environment variable that holds the key, never the key
-    max_concurrency: int = Field(default=4, gt=0, le=256)
-    timeout_s: float = Field(default=120.0, gt=0)
-    max_retries: int = Field(default=3, ge=0, le=20)  # the openai client's own backoff on 408/429/5xx/timeouts
-    dtype: Literal["auto", "float32", "bfloat16", "float16"] = "auto"  # local only
-    batch_size: int = Field(default=8, gt=0)  # local only
+__all__ = ["BackendSpec", "JudgeSpec"]
 
 
 class JudgeSpec(Strict):

@@ -14,9 +14,10 @@ import json
 from dataclasses import dataclass
 from pathlib import Path
 
+from lingotune.core.errors import DataError, LingotuneError
+from lingotune.core.paths import repo_root
 from lingotune.data.builders import language_name
-from lingotune.errors import DataError, LingotuneError
-from lingotune.paths import repo_root
+from lingotune.language.codes import canonical_language
 
 # FastChat's NEED_REF_CATS: categories judged against a reference answer.
 REFERENCE_CATEGORIES = frozenset({"math", "reasoning", "coding"})
@@ -52,7 +53,7 @@ def _data_roots() -> list[Path]:
 
 def default_prompt_file(language: str) -> Path:
     """MT-Bench-X's prompts for ``language`` if shipped, else English MT-Bench-X, else FastChat's."""
-    code = language.split("-")[0].split("_")[0].upper()
+    code = (canonical_language(language) or language).upper()
     candidates = [r / "mt_bench_x" / code / "judge_prompts.jsonl" for r in _data_roots()]
     candidates += [r / "mt_bench_x" / "EN" / "judge_prompts.jsonl" for r in _data_roots()]
     candidates += [r / "mt_bench" / "judge_prompts.jsonl" for r in _data_roots()]

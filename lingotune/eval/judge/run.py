@@ -15,8 +15,9 @@ import time
 from pathlib import Path
 from typing import Any
 
-from lingotune.errors import DataError
-from lingotune.eval.backends import ChatBackend, RequestCache, make_backend
+from lingotune.core.context import RunContext
+from lingotune.core.errors import DataError
+from lingotune.core.progress import console
 from lingotune.eval.bootstrap import bootstrap_ci
 from lingotune.eval.fidelity import detect_language, language_matches
 from lingotune.eval.judge.ask import CHOICE_FORMAT, RATING_FORMAT, ask_judge
@@ -25,7 +26,7 @@ from lingotune.eval.judge.pairwise import apply_language_rule, combine, pair_mes
 from lingotune.eval.judge.parse import parse_choice, parse_rating
 from lingotune.eval.judge.prompts import load_judge_prompts
 from lingotune.eval.judge.single import Question, single_messages, single_prompt, use_reference
-from lingotune.progress import console
+from lingotune.inference.backends import ChatBackend, RequestCache, make_backend
 
 Answers = dict[str, list[str]]
 
@@ -269,29 +270,31 @@ def task_entry(summary: dict[str, Any]) -> dict[str, Any]:
             "retention": False, "complete": summary["complete"]}
 
 
-def judge_stage(model: Any, recipe: Any, stage: str, run_dir: Path) -> dict[str, Any] | None:
-    """Pipeline hook: judge a stage's model with ``recipe.eval.judge`` and add it to the stage summary.
+def judge_stage(model: Any, eval_spec: Any, ctx: RunContext, stage: str) -> dict[str, Any] | None:
+    """Judge a stage's model with ``eval_spec.judge`` and add it to the stage summary.
 
-    ``model`` is the stage's ``ResolvedModel``; its answers are generated locally. ``baseline_answers:
-    "stage:base"`` judges "final" against the same run's base answers, so ``lingotune run`` reports
-    the adaptation's win rate against the model it started from."""
-    from lingotune.eval.backends import LocalBackend
+    ``model`` is the stage's ``ResolvedModel``; its answers are generated locally, loaded with the
+    run's ``trust_remote_code`` like every other load. ``baseline_answers: "stage:base"`` judges "final"
+    against the same run's base answers, so ``lingotune run`` reports the adaptation's win rate against
+    the model it started from."""
+    from lingotune.inference.backends import LocalBackend
 
-    spec: JudgeSpec | None = getattr(recipe.eval, "judge", None) if recipe.eval else None
+    spec: JudgeSpec | None = getattr(eval_spec, "judge", None)
     if spec is None:
         return None
-    out_dir = Path(run_dir) / "eval" / stage / "judge"
+    out_dir = ctx.layout.eval_dir(stage) / "judge"
     cache = RequestCache(spec.cache_path)
     baseline = None
     if spec.mode != "single" and spec.baseline_answers and spec.baseline_answers.startswith("stage:"):
-        base_file = Path(run_dir) / "eval" / spec.baseline_answers.split(":", 1)[1] / "judge" / "answers.jsonl"
+        base_file = ctx.layout.eval_dir(spec.baseline_answers.split(":", 1)[1]) / "judge" / "answers.jsonl"
         if base_file.is_file() and base_file.parent.parent.name != stage:
             baseline = load_answers(base_file)
     if spec.mode != "single" and baseline is None and (spec.baseline_answers or "").startswith("stage:"):
         spec = spec.model_copy(update={"mode": "single"})  # the base stage itself: nothing to compare with yet
-    local = LocalBackend(model, dtype=recipe.eval.dtype, batch_size=recipe.eval.batch_size, cache=cache)
+    local = LocalBackend(model, dtype=ctx.resolve_dtype(eval_spec.dtype), batch_size=eval_spec.batch_size,
+                         cache=cache, trust_remote_code=ctx.trust_remote_code)
     summary = run_judge(spec, out_dir, model_backend=local, baseline=baseline, cache=cache, model_name=model.name)
-    stage_summary = Path(run_dir) / "eval" / stage / "summary.json"
+    stage_summary = ctx.layout.summary(stage)
     current = json.loads(stage_summary.read_text(encoding="utf-8")) if stage_summary.is_file() else {"tasks": {}}
     current.setdefault("tasks", {})[spec.name] = task_entry(summary)
     stage_summary.write_text(json.dumps(current, indent=2, ensure_ascii=False), encoding="utf-8")

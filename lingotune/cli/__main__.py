@@ -1,0 +1,3 @@
+from lingotune.cli.app import app
+
+app()

@@ -1,0 +1,181 @@
+"""The ``lingotune`` command. Each command parses arguments and calls one component; user errors
+print as one message (no traceback), everything else propagates."""
+
+from __future__ import annotations
+
+from pathlib import Path
+from typing import Annotated
+
+import typer
+from rich.markup import escape
+
+from lingotune.cli.errors import user_errors
+from lingotune.core.errors import LingotuneError
+from lingotune.core.progress import console
+
+app = typer.Typer(help="Adapt English-first LLMs to new languages, and measure what it did.",
+                  no_args_is_help=True, pretty_exceptions_enable=False)
+data_app = typer.Typer(help="Inspect and check data files.", no_args_is_help=True)
+models_app = typer.Typer(help="List and prepare models.", no_args_is_help=True)
+app.add_typer(data_app, name="data")
+app.add_typer(models_app, name="models")
+
+
+
+Overrides = Annotated[list[str] | None, typer.Argument(help="key=value overrides, e.g. train.max_steps=10")]
+FormatOpt = Annotated[
+    str, typer.Option("--format", "-f", help="alpaca|sharegpt|messages|squad|parallel|hf|mt_bench|auto")
+]
+SourceLanguageOpt = Annotated[
+    str | None, typer.Option("--source-language", "-s", help="source side's language, for parallel data")
+]
+LanguageOpt = Annotated[str, typer.Option("--language", "-l", help="language code of the examples (ISO 639-1/-3)")]
+
+
+@app.command()
+@user_errors
+def run(
+    recipe: Path,
+    overrides: Overrides = None,
+    dry_run: Annotated[bool, typer.Option("--dry-run", help="print the plan and check the recipe; run nothing")]
+    = False,
+) -> None:
+    """Run a recipe: baseline evaluation, training, evaluation after, report."""
+    from lingotune.plan import check_recipe, load_recipe, run_recipe
+
+    loaded = load_recipe(recipe, overrides)
+    if dry_run:
+        check_recipe(loaded, show=True)
+        console.print("[green]✓[/green] recipe checked: every data source, builder, task and reference is usable")
+        return
+    run_recipe(loaded)
+
+
+@app.command("eval")
+@user_errors
+def evaluate(
+    recipe: Path,
+    overrides: Overrides = None,
+    model: Annotated[str | None, typer.Option(help="evaluate this model instead of the recipe's")] = None,
+    stage: Annotated[str, typer.Option(help="name of this evaluation in the run folder")] = "base",
+) -> None:
+    """Evaluate a model with a recipe's eval section only (no training)."""
+    from lingotune.eval.report import write_report
+    from lingotune.eval.suite import evaluate_model
+    from lingotune.models.sources import resolve_model
+    from lingotune.plan import load_recipe, plan
+    from lingotune.plan.runner import run_context
+
+    loaded = load_recipe(recipe, overrides)
+    if loaded.eval is None:
+        raise LingotuneError(f"{recipe}: the recipe has no eval section")
+    the_plan = plan(loaded)
+    run_dir = the_plan.layout.root
+    run_dir.mkdir(parents=True, exist_ok=True)
+    resolved = resolve_model(model or loaded.model.source)
+    evaluate_model(resolved, loaded.eval, run_context(loaded, the_plan), stage,
+                   use_cache=loaded.eval.cache_base and model is None)
+    md, _ = write_report(run_dir, before=stage, after=stage)
+    console.print(f"Report: {md}")
+
+
+@app.command()
+@user_errors
+def report(run_dir: Path) -> None:
+    """(Re)build report.md and report.html of a run folder."""
+    from lingotune.eval.report import write_report
+
+    if not (run_dir / "eval").is_dir():
+        raise LingotuneError(f"{run_dir} has no eval/ folder: is it a lingotune run folder?")
+    md, html = write_report(run_dir)
+    console.print(f"Report: {md}\n        {html}")
+
+
+@app.command()
+@user_errors
+def compare(
+    run_dirs: Annotated[list[Path], typer.Argument(help="run folders")],
+    out: Annotated[Path | None, typer.Option(help="output folder")] = None,
+    baseline: Annotated[Path | None, typer.Option(help="baseline run (default: the first)")] = None,
+    judge_url: Annotated[str | None, typer.Option(help="OpenAI-compatible base URL of a judge")] = None,
+    judge_model: Annotated[str | None, typer.Option(help="judge model: pairwise win rates vs the baseline")] = None,
+    judge_key_env: Annotated[str | None, typer.Option(help="environment variable holding the judge API key")] = None,
+) -> None:
+    """One report across runs: every metric with CIs against a baseline run, with plots."""
+    from lingotune.eval.compare import compare_command
+
+    compare_command(run_dirs, out, baseline, judge_url, judge_model, judge_key_env)
+
+
+@data_app.command("validate")
+@user_errors
+def data_validate(
+    file: Path, format: FormatOpt = "auto", language: LanguageOpt = "und", source_language: SourceLanguageOpt = None
+) -> None:
+    """Check every record of a data file and list all problems (not just the first)."""
+    from lingotune.data.validate import validate_file
+
+    errors = validate_file(file, format, language, source_language=source_language)
+    for error in errors:
+        console.print(escape(str(error)), highlight=False)
+    if errors:
+        console.print(f"[bold red]{len(errors)} bad record(s)[/bold red] in {escape(str(file))}")
+        raise typer.Exit(1)
+    console.print(f"[green]✓[/green] {escape(str(file))}: all records valid")
+
+
+@data_app.command("stats")
+@user_errors
+def data_stats(
+    file: Path,
+    format: FormatOpt = "auto",
+    language: LanguageOpt = "und",
+    source_language: SourceLanguageOpt = None,
+    model: Annotated[str | None, typer.Option(help="count tokens with this model's tokenizer")] = None,
+) -> None:
+    """Per-language example, word and token counts, and tokens per word (fertility)."""
+    from lingotune.data.loaders import load_examples
+    from lingotune.data.stats import compute_stats, format_stats_table
+
+    examples = load_examples(file, format, language, source_language=source_language)
+    tokenizer = None
+    if model:
+        from lingotune.models.loading import load_tokenizer
+        from lingotune.models.sources import resolve_model
+
+        tokenizer = load_tokenizer(resolve_model(model))
+    console.print(format_stats_table(compute_stats(examples, tokenizer)))
+
+
+@models_app.command("list")
+def models_list() -> None:
+    """Models lingotune can prepare without a hub (any hub id or local path works too)."""
+    from lingotune.models.sources import available_models
+
+    for name, description in available_models().items():
+        console.print(f"[bold]{name}[/bold]  {description}")
+
+
+@models_app.command("prepare")
+@user_errors
+def models_prepare(name: str) -> None:
+    """Fetch and convert a model into the cache now, so later runs start at once."""
+    from lingotune.models.sources import resolve_model
+
+    resolved = resolve_model(name)
+    console.print(f"{resolved.name}: {resolved.path}")
+
+
+def _mount_subcommands() -> None:
+    from lingotune.cli.merge import merge_app
+    from lingotune.cli.serve import serve as serve_command
+
+    app.add_typer(merge_app, name="merge")
+    app.command("serve")(serve_command)
+
+
+_mount_subcommands()
+
+
+if __name__ == "__main__":
+    app()

@@ -1,0 +1,1 @@
+"""The bottom layer: errors, paths, progress, run-folder layout, run record, recipe YAML helpers."""

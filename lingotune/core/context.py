@@ -1,0 +1,20 @@
+"""The small part of a run every component may see, instead of the whole recipe."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+
+from lingotune.core.layout import RunLayout
+
+
+@dataclass(frozen=True)
+class RunContext:
+    layout: RunLayout
+    seed: int = 0
+    trust_remote_code: bool = False  # off unless the recipe asks: a model repository's own code runs only then
+    language_names: dict[str, str] = field(default_factory=dict)
+    dtype: str = "auto"  # the recipe's ``model.dtype``: used wherever a section's own dtype is "auto"
+    name: str = "run"
+
+    def resolve_dtype(self, section_dtype: str) -> str:
+        return self.dtype if section_dtype == "auto" else section_dtype

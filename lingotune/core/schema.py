@@ -1,0 +1,18 @@
+"""Schema pieces every recipe section shares, so each section's spec can sit beside its code."""
+
+from __future__ import annotations
+
+from typing import Literal
+
+from pydantic import BaseModel, ConfigDict
+
+LANGUAGE_CODE = r"^[a-z]{2,3}([-_][A-Za-z0-9]{2,8})*$"
+NAME = r"^[A-Za-z0-9_.-]+$"
+DataFormat = Literal["auto", "alpaca", "sharegpt", "messages", "squad", "parallel", "hf", "mt_bench"]
+Dtype = Literal["auto", "float32", "bfloat16", "float16"]
+
+
+class Strict(BaseModel):
+    """A recipe section: unknown keys are errors (a typo must never be silently ignored)."""
+
+    model_config = ConfigDict(extra="forbid")

@@ -1,0 +1,30 @@
+"""A data section → the training examples: load every source, apply its builder, cap it, then mix
+by weight (or concatenate)."""
+
+from __future__ import annotations
+
+from lingotune.data.example import Example
+from lingotune.data.mix import mix, sample
+from lingotune.data.recipe_builders import BuildContext
+from lingotune.data.spec import DataSpec
+
+
+def build_source_examples(data: DataSpec, ctx: BuildContext) -> dict[str, list[Example]]:
+    """Each source's built (and capped) examples, by source name."""
+    per_source: dict[str, list[Example]] = {}
+    for source in data.sources:
+        examples = source.build(source.load(), ctx)
+        if source.max_examples and source.max_examples < len(examples):
+            examples = sample(examples, source.max_examples, ctx.seed)
+        per_source[source.name] = examples
+    return per_source
+
+
+def mix_sources(data: DataSpec, per_source: dict[str, list[Example]], seed: int) -> list[Example]:
+    if data.total_examples:
+        return mix(per_source, {s.name: s.weight for s in data.sources}, data.total_examples, seed)
+    return [e for examples in per_source.values() for e in examples]
+
+
+def build_training_examples(data: DataSpec, ctx: BuildContext) -> list[Example]:
+    return mix_sources(data, build_source_examples(data, ctx), ctx.seed)

@@ -1,0 +1,89 @@
+"""What every evaluation task of a recipe has, and the registry task kinds join by their YAML name.
+
+A task kind knows how to turn its data into prompts with references (``build``) and how to score
+the answers (``score``); generation, X-CIT's inference protocols, caching and the stage summary are
+the suite's. Each kind is one module with its own pydantic spec (``kind: NAME`` picks it).
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from typing import Any, ClassVar, Literal
+
+from pydantic import Field
+
+from lingotune.core.schema import LANGUAGE_CODE, DataFormat, Strict
+from lingotune.data.example import Example
+from lingotune.data.loaders import load_examples
+from lingotune.data.mix import sample
+
+EVAL_SAMPLE_SEED = 0  # evaluation items never depend on the training seed
+
+
+@dataclass
+class EvalItem:
+    id: str
+    conversation: list[dict[str, str]]
+    reference: str | list[str]
+    meta: dict[str, Any] = field(default_factory=dict)
+
+
+@dataclass
+class TaskScores:
+    """Per-item scores (one dict per item, same order) and the task's metrics with their CIs."""
+
+    per_item: list[dict[str, Any]]
+    metrics: dict[str, dict[str, float]]
+    extra: dict[str, Any] = field(default_factory=dict)  # added to the task's summary entry
+
+
+def metric(point_low_high: tuple[float, float, float]) -> dict[str, float]:
+    value, low, high = point_low_high
+    return {"value": value, "low": low, "high": high}
+
+
+class TaskSpec(Strict):
+    """One evaluation task; subclasses add their kind's settings and scoring."""
+
+    kind_name: ClassVar[str] = ""
+    name: str
+    path: str | list[str]
+    format: DataFormat = "auto"
+    language: str = Field(pattern=LANGUAGE_CODE)
+    source_language: str | None = Field(default=None, pattern=LANGUAGE_CODE)
+    prompt_template: str | None = None
+    max_items: int | None = Field(default=None, gt=0)
+    max_new_tokens: int = Field(default=32, gt=0)
+    retention: bool = False
+    protocol: Literal["direct", "two_turn", "plug"] = "direct"  # X-CIT inference protocols (methods.md §1.3)
+    cue: str | None = None
+    target_label: str | None = None
+
+    def load_items(self, language_names: dict[str, str] | None = None) -> list[EvalItem]:
+        examples = load_examples(self.path, self.format, self.language, source_language=self.source_language)
+        if self.max_items and self.max_items < len(examples):
+            examples = sample(examples, self.max_items, EVAL_SAMPLE_SEED)
+        built, references = self.build(examples, language_names or {})
+        return [EvalItem(str(e.meta.get("id", e.meta.get("index", i))), e.prompt_messages, ref, e.meta)
+                for i, (e, ref) in enumerate(zip(built, references, strict=True))]
+
+    def build(self, examples: list[Example], language_names: dict[str, str]) -> tuple[list[Example], list[Any]]:
+        """Prompts and references; by default the records' own conversations and last answers."""
+        return examples, [e.response or "" for e in examples]
+
+    def score(self, items: list[EvalItem], outputs: list[str], detections: list[dict[str, Any]],
+              resamples: int) -> TaskScores:
+        raise NotImplementedError
+
+
+TASK_KINDS: dict[str, type[TaskSpec]] = {}
+
+
+def register(cls: type[TaskSpec]) -> type[TaskSpec]:
+    """Class decorator: the spec's ``kind`` literal is its YAML name."""
+    name = cls.model_fields["kind"].annotation.__args__[0]  # type: ignore[union-attr]
+    if name in TASK_KINDS:
+        raise ValueError(f"task kind {name!r} is registered twice")
+    cls.kind_name = name
+    TASK_KINDS[name] = cls
+    return cls

@@ -1,0 +1,1 @@
+"""Chat backends (local and OpenAI-compatible, with a request cache) and ``lingotune serve``."""

@@ -1,0 +1,1 @@
+"""Language codes, scripts and detection: below models and data, used by both."""

@@ -1,0 +1,95 @@
+"""Reading a recipe file: YAML → validated ``Recipe`` with every file path resolved and every model
+reference checked, each problem reported as ``file:line: key: problem`` before any work starts."""
+
+from __future__ import annotations
+
+from pathlib import Path
+from typing import Any
+
+import yaml
+from pydantic import ValidationError
+
+from lingotune.core.errors import RecipeError
+from lingotune.core.recipe_yaml import error_lines, line_of, read_recipe_tree, resolve_file
+from lingotune.merge.config import resolve_relative_sources
+from lingotune.merge.references import parse_reference
+from lingotune.plan.recipe import Recipe
+from lingotune.plan.references import ReferenceProblem, check_references
+
+
+def load_recipe(path: str | Path, overrides: list[str] | None = None) -> Recipe:
+    path = Path(path)
+    tree, root = read_recipe_tree(path, overrides)
+    try:
+        recipe = Recipe.model_validate(tree)
+    except ValidationError as exc:
+        raise RecipeError("invalid recipe\n" + "\n".join(error_lines(exc, root, path, tree))) from None
+    recipe._path, recipe._root = path, root
+    _check_references(recipe, root, path)
+    _resolve_paths(recipe, path, root)
+    for merge in [recipe.merge, *(v.merge for v in recipe.variants or [])]:
+        if merge is not None:
+            resolve_relative_sources(merge, path.parent)
+    return recipe
+
+
+def _check_references(recipe: Recipe, root: yaml.Node | None, path: Path) -> None:
+    try:
+        check_references(recipe.experts or [], recipe.variants or [])
+        _check_top_level_merge(recipe)
+    except ReferenceProblem as problem:
+        raise RecipeError(f"invalid recipe\n{path}:{line_of(root, problem.loc) or '?'}: {problem}") from None
+
+
+def _check_top_level_merge(recipe: Recipe) -> None:
+    """A run's own ``merge:`` may name ``base`` and the phases trained before it (``phase:NAME``)."""
+    if recipe.merge is None:
+        return
+    from lingotune.merge.references import map_model_sources
+
+    phases = {p.name for p in recipe.phases or []}
+
+    def check(key: str, value: str) -> str:
+        ref = parse_reference(value)
+        if ref is not None and ref[0] != "base" and not (ref[0] == "phase" and ref[1] in phases):
+            loc = ("merge", *(int(p) if p.isdigit() else p for p in key.split(".")))
+            raise ReferenceProblem(loc, f"{value!r}: a run's merge can name base or phase:NAME of its phases "
+                                   f"({sorted(phases)}); experts and variants belong to a modular recipe")
+        return value
+
+    map_model_sources(recipe.merge, check)
+
+
+def _file_entries(recipe: Recipe) -> list[tuple[Any, tuple[Any, ...]]]:
+    """(spec holding file fields, its recipe key path) for every data source and eval task."""
+    entries: list[tuple[Any, tuple[Any, ...]]] = []
+    if recipe.data:
+        entries += [(s, ("data", "sources", i)) for i, s in enumerate(recipe.data.sources)]
+    for k, phase in enumerate(recipe.phases or []):
+        entries += [(s, ("phases", k, "data", "sources", i)) for i, s in enumerate(phase.data.sources)]
+    for k, expert in enumerate(recipe.experts or []):
+        entries += [(s, ("experts", k, "data", "sources", i)) for i, s in enumerate(expert.data.sources)]
+    if recipe.eval:
+        entries += [(t, ("eval", "tasks", i)) for i, t in enumerate(recipe.eval.tasks)]
+    return entries
+
+
+def _resolve_paths(recipe: Recipe, path: Path, root: yaml.Node | None) -> None:
+    for item, loc in _file_entries(recipe):
+        fields = item.file_fields() if hasattr(item, "file_fields") else ["path"]
+        for name in fields:
+            value = getattr(item, name)
+            where = ".".join(map(str, (*loc, name)))
+            paths = value if isinstance(value, list) else value.split("|")
+            resolved = [resolve_file(p, path, where, root, (*loc, name)) for p in paths]
+            setattr(item, name, resolved if len(resolved) > 1 else resolved[0])
+    judge = recipe.eval.judge if recipe.eval else None
+    for attr in ("questions", "reference_answers", "answers", "judge_prompts", "baseline_answers"):
+        value = getattr(judge, attr, None)
+        if value and not value.startswith("stage:"):
+            loc = ("eval", "judge", attr)
+            setattr(judge, attr, resolve_file(value, path, f"eval.judge.{attr}", root, loc))
+
+
+def dump_recipe(recipe: Recipe) -> str:
+    return yaml.safe_dump(recipe.model_dump(mode="json"), sort_keys=False, allow_unicode=True)

@@ -1,0 +1,93 @@
+"""The one loop that runs a plan: skip finished steps, run the rest, record each as it ends.
+
+A step is finished when its done marker (``steps/<name>.json``, written atomically after the step
+returns) exists; a resumed run (``train.resume: true``) restores such steps instead of running them,
+so rerunning a finished run trains and evaluates nothing, and an interrupted training step resumes
+from its last checkpoint. ``run_info.json`` is rewritten after every step.
+"""
+
+from __future__ import annotations
+
+import json
+import platform
+import time
+from datetime import datetime
+from pathlib import Path
+
+from lingotune.core.context import RunContext
+from lingotune.core.jsonio import write_json_atomic
+from lingotune.core.progress import console
+from lingotune.core.run_record import RunRecord
+from lingotune.models.sources import resolve_model
+from lingotune.plan.load import dump_recipe
+from lingotune.plan.planner import Plan
+from lingotune.plan.recipe import Recipe
+from lingotune.plan.steps import EvaluateStep, ReportStep, RunState, Step
+
+
+def run_context(recipe: Recipe, plan: Plan) -> RunContext:
+    return RunContext(layout=plan.layout, seed=recipe.seed, trust_remote_code=recipe.model.trust_remote_code,
+                      language_names=recipe.language_names, dtype=recipe.model.dtype, name=recipe.name)
+
+
+def resuming(recipe: Recipe) -> bool:
+    return recipe.train is not None and recipe.train.resume
+
+
+def prepare_run_dir(recipe: Recipe, run_dir: Path) -> None:
+    """A rerun without ``train.resume`` moves the old run aside instead of overwriting it."""
+    if run_dir.exists() and any(run_dir.iterdir()) and not resuming(recipe):
+        kept = run_dir.with_name(f"{run_dir.name}-{datetime.now():%Y%m%d-%H%M%S}")
+        run_dir.rename(kept)
+        console.print(f"[yellow]{run_dir} existed; moved it to {kept}[/yellow]")
+    run_dir.mkdir(parents=True, exist_ok=True)
+
+
+def _start_record(recipe: Recipe, plan: Plan) -> RunRecord:
+    previous = RunRecord.read(plan.layout.info) if resuming(recipe) else RunRecord()
+    return previous.model_copy(update={
+        "name": recipe.name, "model": recipe.model.source, "language": recipe.language,
+        "device": platform.processor() or platform.machine(), "finished": False})
+
+
+def _done_record(plan: Plan, name: str) -> dict | None:
+    marker = plan.layout.step_marker(name)
+    return json.loads(marker.read_text(encoding="utf-8")) if marker.is_file() else None
+
+
+def _run_step(plan: Plan, step: Step, state: RunState) -> None:
+    record = _done_record(plan, step.name) if resuming(plan.recipe) else None
+    if record is not None and not step.always:
+        console.print(f"[dim]{step.name}: already done, skipped[/dim]")
+    else:
+        started = time.time()
+        record = step.run(state)
+        record["seconds"] = round(time.time() - started, 3)
+        write_json_atomic(plan.layout.step_marker(step.name), record)
+    step.restore(state, record)
+    if isinstance(step, EvaluateStep) and step.stage not in state.record.stages:
+        state.record.stages.append(step.stage)
+    if step.name not in state.record.steps_done:
+        state.record.steps_done.append(step.name)
+    state.save()
+
+
+def execute(plan: Plan) -> Path:
+    """Run every step not yet done (the report last, after the record says finished); returns the run folder."""
+    recipe = plan.recipe
+    started = time.time()
+    prepare_run_dir(recipe, plan.layout.root)
+    plan.layout.recipe.write_text(dump_recipe(recipe), encoding="utf-8")
+    state = RunState(run_context(recipe, plan), _start_record(recipe, plan))
+    state.record.stages = []  # rebuilt from the plan's evaluations, done or skipped, in plan order
+    state.save()
+    state.models["base"] = resolve_model(recipe.model.source)
+    reports = [s for s in plan.steps if isinstance(s, ReportStep)]
+    for step in [s for s in plan.steps if not isinstance(s, ReportStep)]:
+        _run_step(plan, step, state)
+    state.record.wall_time_s += time.time() - started  # a resumed run adds to it
+    state.record.finished = True
+    state.save()
+    for step in reports:
+        _run_step(plan, step, state)
+    return plan.layout.root

@@ -1,0 +1,1 @@
+"""Run reports and comparisons, read from run folders only."""

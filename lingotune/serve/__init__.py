@@ -1,1 +1,0 @@
-"""Serving adapted models behind an OpenAI-compatible endpoint."""

@@ -1,0 +1,50 @@
+"""The ``train:`` section and self-paced learning's settings, beside the trainer that reads them."""
+
+from __future__ import annotations
+
+from typing import Literal
+
+from pydantic import Field
+
+from lingotune.core.schema import Dtype, Strict
+from lingotune.models.selection import Selection
+
+
+class LoraSpec(Strict):
+    r: int = Field(default=16, gt=0)
+    alpha: float = 32
+    dropout: float = Field(default=0.0, ge=0, lt=1)
+    target_modules: str | list[str] = "all-linear"
+
+
+class TrainSpec(Strict):
+    method: Literal["lora", "full"] = "lora"
+    lora: LoraSpec = LoraSpec()
+    learning_rate: float = Field(default=2e-4, gt=0)
+    epochs: float = Field(default=1.0, gt=0)
+    max_steps: int = -1
+    batch_size: int = Field(default=8, gt=0)
+    grad_accum: int = Field(default=1, gt=0)
+    max_length: int = Field(default=512, gt=0)
+    warmup_ratio: float = Field(default=0.03, ge=0, lt=1)
+    lr_scheduler: str = "cosine"
+    weight_decay: float = 0.0
+    save_steps: int = Field(default=50, gt=0)
+    save_total_limit: int = Field(default=2, gt=0)
+    resume: bool = False
+    report_to: str | list[str] = "none"
+    loss_on: Literal["assistant", "all"] = "assistant"
+    freeze: Selection | None = None
+    logging_steps: int = Field(default=1, gt=0)
+    dtype: Dtype = "auto"
+
+
+class SelfPacedSpec(Strict):
+    """Self-paced learning inside a phase (methods.md §1.4, §8): easy → hard by loss quantile."""
+
+    epochs: int = Field(default=3, gt=0, description="SPL epochs before the final full-data epoch")
+    q0: float = Field(default=0.5, gt=0, le=1, description="share of the data selected in the first SPL epoch")
+    schedule: Literal["linear", "root", "geometric"] = "linear"
+    weighting: Literal["hard", "linear", "log", "mixture"] = "hard"
+    difficulty: Literal["current", "static", "length"] = "current"
+    final_full_epoch: bool = True
