@@ -128,3 +128,25 @@ def test_compare_real_run_against_base_evaluation(tiny_run, tmp_path):
             assert f"{summary['tasks'][task]['metrics'][metric]['value']:.1f}" in markdown
     pngs = list((out / "plots").glob("*.png"))
     assert pngs and all(imread(png).size > 0 for png in pngs)
+
+
+def _table_rows(markdown: str, width: int) -> list[list[str]]:
+    return [[c.strip() for c in line.split("|")[1:-1]] for line in markdown.splitlines()
+            if line.startswith("| ") and len(line.split("|")) == width + 2]
+
+
+def test_report_and_compare_give_the_same_verdicts(tiny_run, tmp_path):
+    """base → final in the run's report and ``lingotune compare`` of the same two stages: same Δ, same words."""
+    from lingotune.eval.paired import VERDICTS
+
+    base_dir = tmp_path / "base-eval"
+    done = lingotune("eval", str(TINY), f"output_dir={base_dir}")  # the cached base: the same records
+    assert done.returncode == 0, done.stderr[-2000:]
+    done = lingotune("compare", str(base_dir), str(tiny_run), "--out", str(tmp_path / "cmp"))
+    assert done.returncode == 0, done.stderr[-2000:]
+    comparison = {tuple(r[:3]): r[5] for r in _table_rows((tmp_path / "cmp" / "comparison.md").read_text(), 6)}
+    headline = [r for r in _table_rows((tiny_run / "report.md").read_text(), 8) if r[7] in VERDICTS]
+    assert headline, "no verdicts in the run report"
+    assert any("[" in r[6] for r in headline), "nothing was paired: the test would prove nothing"
+    for task, language, _, metric, _, _, delta, verdict in headline:
+        assert comparison[(task, language, metric)] == f"{delta} {verdict}", (task, metric)

@@ -15,12 +15,12 @@ A plain callable has to be re-run on every resample (sacrebleu chrF on 100 sente
 
 from __future__ import annotations
 
-from collections.abc import Callable, Sequence
+from collections.abc import Callable, Iterator, Sequence
 from typing import Any
 
 import numpy as np
 
-__all__ = ["bootstrap_ci", "paired_bootstrap_delta", "bootstrap_corpus_ci"]
+__all__ = ["bootstrap_ci", "paired_bootstrap_delta", "bootstrap_corpus_ci", "paired_corpus_delta", "resample_indices"]
 
 Statistic = Callable[..., Any]
 _CHUNK_ELEMENTS = 4_000_000  # cap on resample-matrix size per chunk (~32 MB of float64)
@@ -41,6 +41,13 @@ def _index_chunks(rng: np.random.Generator, n_items: int, n_resamples: int):
         k = min(rows, n_resamples - done)
         yield rng.integers(0, n_items, size=(k, n_items))
         done += k
+
+
+def resample_indices(n_items: int, n_resamples: int, seed: int = 0) -> Iterator[np.ndarray]:
+    """The index matrices every bootstrap here draws for ``seed``, in order (rows of resampled item indices).
+
+    Public so that a check can recompute a statistic on exactly the resamples a function used."""
+    yield from _index_chunks(np.random.default_rng(seed), n_items, n_resamples)
 
 
 def _percentiles(stats: np.ndarray, confidence: float) -> tuple[float, float]:
@@ -158,4 +165,47 @@ def bootstrap_corpus_ci(
             for row in idx
         ]
     low, high = _percentiles(np.asarray(scores, dtype=float), confidence)
+    return point, low, high
+
+
+def paired_corpus_delta(
+    hyps_a: Sequence[str],
+    hyps_b: Sequence[str],
+    refs: Sequence[str],
+    metric: Any,
+    n_resamples: int = 1000,
+    confidence: float = 0.95,
+    seed: int = 0,
+) -> tuple[float, float, float]:
+    """(delta, low, high) for corpus ``metric``(B) - ``metric``(A) on the same references, resampling items.
+
+    What sacrebleu's ``--paired-bs`` does: per-sentence sufficient statistics of each system once, the
+    SAME resample indices for both, both corpus scores recomputed from the summed statistics, and the
+    percentile CI of their difference. A corpus score is not a mean of sentence scores, so bootstrapping
+    per-sentence differences would measure something else. ``metric`` is a sacrebleu metric object (or a
+    function with a ``sacrebleu_metric`` factory, like ``translation.chrf``). Empty -> nan triple.
+    """
+    if not len(hyps_a) == len(hyps_b) == len(refs):
+        raise ValueError(f"paired inputs differ in length: {len(hyps_a)}, {len(hyps_b)}, {len(refs)} references")
+    sacrebleu_metric = _as_sacrebleu_metric(metric)
+    if sacrebleu_metric is None:
+        raise TypeError("paired_corpus_delta needs a sacrebleu metric (sufficient statistics)")
+    _check(n_resamples, confidence)
+    if len(refs) == 0:
+        return (float("nan"),) * 3
+    stats = [np.asarray(sacrebleu_metric._extract_corpus_statistics(list(h), [list(refs)]), dtype=float)
+             for h in (hyps_a, hyps_b)]
+
+    def score(summed: np.ndarray) -> float:
+        return float(sacrebleu_metric._compute_score_from_stats(summed).score)
+
+    point = score(stats[1].sum(0)) - score(stats[0].sum(0))
+    if len(refs) == 1:
+        return point, point, point
+    deltas = []
+    for idx in resample_indices(len(refs), n_resamples, seed):
+        counts = np.stack([np.bincount(row, minlength=len(refs)) for row in idx]).astype(float)
+        summed_a, summed_b = counts @ stats[0], counts @ stats[1]  # each resample's summed statistics
+        deltas += [score(b) - score(a) for a, b in zip(summed_a, summed_b, strict=True)]
+    low, high = _percentiles(np.asarray(deltas), confidence)
     return point, low, high

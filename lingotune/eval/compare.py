@@ -3,9 +3,10 @@
 Each run contributes one stage, "final" when it was trained and evaluated after, else "base", read
 from its own ``eval/<stage>/summary.json`` (judge results included, also from
 ``eval/<stage>/judge/summary.json`` when the stage summary lacks them) and ``run_info.json``. The
-table shows every (task, metric) per run with its CI, and, against the chosen baseline run, a
-verdict that only says "better"/"worse" when the intervals do not overlap. Reading, blocks,
-rendering and plots are ``report.py``'s and ``plots.py``'s, imported, so both reports look alike.
+table shows every (task, metric) per run with its CI and, against the chosen baseline run, Δ with a
+paired bootstrap CI over the items both runs answered and the verdict of every lingotune report
+(``paired.verdict``: "better"/"worse" when that CI excludes 0, else "no clear difference"). Reading,
+blocks, rendering and plots are ``report.py``'s and ``plots.py``'s, imported, so both reports look alike.
 
 Optionally, given a judge, each run's answers are compared pairwise with the baseline run's
 (both orders, through the request cache) and the win rates are added.
@@ -19,6 +20,7 @@ from pathlib import Path
 from typing import Any
 
 from lingotune.core.errors import LingotuneError
+from lingotune.eval.paired import Comparison, Side, compare, delta_cell, explain, verdict, versus_cell
 from lingotune.eval.plots import Series, metric_bars_png
 from lingotune.eval.report import (
     DASH,
@@ -53,6 +55,11 @@ class RunColumn:
     def estimate(self, task: str, metric: str, tasks: dict[str, dict[str, Any]] | None = None) -> Estimate | None:
         metrics = (tasks if tasks is not None else self.tasks).get(task, {}).get("metrics")
         return Estimate.parse(metrics.get(metric)) if isinstance(metrics, dict) else None
+
+    def side(self, task: str) -> Side:
+        """This column as one system of a paired comparison (its records are under its own run folder)."""
+        entry = self.tasks.get(task)
+        return Side(self.run_dir, self.stage, entry if isinstance(entry, dict) else None, self.label)
 
 
 def _judge_summary(run_dir: Path, stage: str) -> dict[str, Any] | None:
@@ -92,15 +99,9 @@ def _fmt(estimate: Estimate | None) -> str:
     return DASH if estimate is None else str(estimate)
 
 
-def _versus(base: Estimate | None, other: Estimate | None) -> str:
-    if base is None or other is None:
-        return DASH
-    delta = f"{other.value - base.value:+.1f}"
-    if other.lo > base.hi:
-        return f"{delta} better"
-    if other.hi < base.lo:
-        return f"{delta} worse"
-    return f"{delta} within CI"
+def versus(baseline: RunColumn, other: RunColumn, task: str, metric: str) -> Comparison | None:
+    """``other`` against ``baseline`` on one metric, paired over the items both answered where possible."""
+    return compare(baseline.side(task), other.side(task), task, metric)
 
 
 def _tokens(run: RunColumn) -> str:
@@ -136,43 +137,45 @@ def _results(runs: list[RunColumn], baseline: RunColumn) -> tuple[list[Block], l
     headers = ["Task", "Language", "Metric", *[r.label for r in runs],
                *[f"{r.label} vs {baseline.label}" for r in others]]
     rows: list[list[Any]] = []
+    compared: list[tuple[str, Comparison | None]] = []
     for task, metric in keys:
         entry = next((r.tasks[task] for r in runs if task in r.tasks), {})
         scale = " (1–10)" if metric in ONE_TO_TEN else ""
         values = [r.estimate(task, metric) for r in runs]
-        versus = [_versus(baseline.estimate(task, metric), r.estimate(task, metric)) for r in others]
-        rows.append([task, str(entry.get("language") or DASH), metric + scale, *map(_fmt, values), *versus])
+        pairs = [(task, versus(baseline, r, task, metric)) for r in others]
+        compared += pairs
+        rows.append([task, str(entry.get("language") or DASH), metric + scale, *map(_fmt, values),
+                     *(versus_cell(c) for _, c in pairs)])
         if entry.get("retention") is True:
             kept = [retention(r.estimate(task, metric, r.base_tasks), r.estimate(task, metric)) if r.base_tasks
                     else DASH for r in runs]
             rows.append([f"English retention ({task})", str(entry.get("language") or DASH),
                          f"{metric}: final ÷ base", *kept, *[""] * len(others)])
     note = Para("Values with 95 % bootstrap CIs in brackets; judge_score is MT-Bench's 1–10 scale, everything "
-                "else 0–100. 'better'/'worse' only when the intervals do not overlap. English retention is each "
-                "run's own final ÷ base.")
+                f"else 0–100. 'RUN vs {baseline.label}': Δ [95 % CI] and verdict. "
+                + explain(compared, f"RUN − {baseline.label}") + " English retention is each run's own final ÷ base.")
     return [Heading("Results"), Table(headers, rows), note], keys
 
 
 def best_per_metric(runs: list[RunColumn], keys: list[tuple[str, str]]) -> list[Block]:
-    """Which column scored highest on each metric, and whether its CI clears the runner-up's.
+    """Which column scored highest on each metric, and whether it is better than the runner-up (paired Δ).
 
     Every metric lingotune reports is higher-is-better (F1, EM, chrF, BLEU, fidelity, judge score)."""
     rows: list[list[Any]] = []
+    compared: list[tuple[str, Comparison | None]] = []
     for task, metric in keys:
-        scored = sorted(((e, r.label) for r in runs if (e := r.estimate(task, metric)) is not None),
+        scored = sorted(((e, r) for r in runs if (e := r.estimate(task, metric)) is not None),
                         key=lambda pair: pair[0].value, reverse=True)
         if len(scored) < 2:
             continue
-        (best, best_label), (second, second_label) = scored[:2]
-        if best.value == second.value:
-            clear = f"no (tied with {second_label})"
-        else:
-            clear = "yes" if best.lo > second.hi else f"no (overlaps {second_label})"
-        rows.append([task, metric, best_label, str(best), second_label, str(second), clear])
+        (best, best_run), (second, second_run) = scored[:2]
+        compared.append((task, c := versus(second_run, best_run, task, metric)))
+        rows.append([task, metric, best_run.label, str(best), second_run.label, str(second), delta_cell(c),
+                     verdict(c)])
     if not rows:
         return []
-    headers = ["Task", "Metric", "Best", "Value", "Runner-up", "Value", "CI clear of runner-up"]
-    return [Heading("Best per metric"), Table(headers, rows)]
+    headers = ["Task", "Metric", "Best", "Value", "Runner-up", "Value", "Δ [95 % CI]", "Verdict"]
+    return [Heading("Best per metric"), Table(headers, rows), Para(explain(compared, "best − runner-up"))]
 
 
 def _plots(runs: list[RunColumn], keys: list[tuple[str, str]], plots_dir: Path) -> list[Block]:

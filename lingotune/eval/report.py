@@ -1,10 +1,11 @@
 """The run report: what a run did to the model, measured, in ``report.md`` and ``report.html``.
 
 The report is read by someone deciding whether an adaptation worked, so it leads with the before →
-after table and a verdict that only says "improved" or "worse" when the confidence intervals do not
-overlap. It reads only the run directory (``run_info.json``, ``metrics.jsonl``, ``eval/<stage>/``,
-``recipe.yaml``) and tolerates any of those being absent: a crashed or half-finished run is exactly
-when a report is most wanted, so missing pieces become notes in the report instead of exceptions.
+after table: Δ = after − before with a paired bootstrap CI over the items both stages answered, and a
+verdict ("better" / "worse" / "no clear difference": ``paired.verdict``, the same as ``lingotune compare``'s)
+that calls a change only when that CI excludes 0. It reads only the run directory (``run_info.json``,
+``metrics.jsonl``, ``eval/<stage>/``, ``recipe.yaml``) and tolerates any of those being absent: a crashed or
+half-finished run is exactly when a report is most wanted, so missing pieces become notes instead of exceptions.
 
 The content is first built as a small list of blocks (headings, tables, images, code) and then rendered
 twice, so the Markdown and the HTML cannot drift apart.
@@ -17,6 +18,8 @@ import re
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
+
+import yaml
 
 from lingotune.core.errors import DataError
 from lingotune.eval.document import (  # noqa: F401  (re-exported: the report's public rendering API)
@@ -32,6 +35,7 @@ from lingotune.eval.document import (  # noqa: F401  (re-exported: the report's 
     render_html,
     render_markdown,
 )
+from lingotune.eval.paired import Comparison, Side, compare, delta_cell, explain, verdict, versus_cell
 from lingotune.eval.plots import Series, loss_curve_png, metric_bars_png
 from lingotune.eval.run_files import (  # noqa: F401  (re-exported for callers of the report module)
     DASH,
@@ -43,12 +47,12 @@ from lingotune.eval.run_files import (  # noqa: F401  (re-exported for callers o
     stage_names,
 )
 
-SAMPLES_PER_TASK = 5
+SAMPLES_PER_TASK = 5  # default of the recipe's eval.samples_in_report
 PROMPT_CHARS = 300
 OUTPUT_CHARS = 500
 
 
-# --------------------------------------------------------------------------- numbers and verdicts
+# --------------------------------------------------------------------------- numbers
 
 
 @dataclass(frozen=True)
@@ -84,17 +88,6 @@ class Estimate:
         return f"{self.value:.1f} [{self.low:.1f}, {self.high:.1f}]"
 
 
-def verdict(before: Estimate | None, after: Estimate | None) -> str:
-    """Call a change only when the intervals do not overlap; anything else could be sampling noise."""
-    if before is None or after is None:
-        return DASH
-    if after.lo > before.hi:
-        return "improved"
-    if after.hi < before.lo:
-        return "worse"
-    return "within CI"
-
-
 def retention(before: Estimate | None, after: Estimate | None) -> str:
     """After as a percentage of before: how much English ability the adaptation kept."""
     if before is None or after is None:
@@ -108,8 +101,17 @@ def _fmt(estimate: Estimate | None) -> str:
     return DASH if estimate is None else str(estimate)
 
 
-def _delta(before: Estimate | None, after: Estimate | None) -> str:
-    return DASH if before is None or after is None else f"{after.value - before.value:+.1f}"
+def samples_per_task(run_dir: Path) -> int:
+    """``eval.samples_in_report`` of the run folder's ``recipe.yaml``; the default when absent or unreadable.
+
+    Read as plain YAML, not through the recipe schema: an old or hand-edited recipe must not stop a report."""
+    try:
+        recipe = yaml.safe_load((run_dir / "recipe.yaml").read_text(encoding="utf-8"))
+    except (OSError, UnicodeDecodeError, yaml.YAMLError):
+        return SAMPLES_PER_TASK
+    spec = recipe.get("eval") if isinstance(recipe, dict) else None
+    value = spec.get("samples_in_report") if isinstance(spec, dict) else None
+    return value if isinstance(value, int) and not isinstance(value, bool) and value >= 0 else SAMPLES_PER_TASK
 
 
 # --------------------------------------------------------------------------- the run, loaded once
@@ -145,6 +147,11 @@ class RunData:
             metrics = (self.entry(stage, task) or {}).get("metrics")
             names += list(metrics) if isinstance(metrics, dict) else []
         return list(dict.fromkeys(names))
+
+    def compare(self, before: str, after: str, task: str, metric: str) -> Comparison | None:
+        """``after`` against ``before`` on one metric, paired over the task's records where they allow."""
+        return compare(Side(self.run_dir, before, self.entry(before, task)),
+                       Side(self.run_dir, after, self.entry(after, task)), task, metric)
 
     def task_field(self, task: str, key: str) -> Any:
         """A task attribute (language, kind, retention), preferring the latest stage that has it."""
@@ -213,20 +220,21 @@ def _headline(run: RunData) -> list[Block]:
         return blocks + [Table(["Task", "Language", "Kind", "Metric", stage], rows)]
     before, after = run.compared
     rows: list[list[Cell | str]] = []
+    compared: list[tuple[str, Comparison | None]] = []
     for task in run.tasks(run.compared):
         metrics = run.metrics(task, run.compared)
         for metric in metrics:
             b, a = run.estimate(before, task, metric), run.estimate(after, task, metric)
-            rows.append([*_task_cells(run, task), metric, _fmt(b), _fmt(a), _delta(b, a), verdict(b, a)])
+            compared.append((task, c := run.compare(before, after, task, metric)))
+            rows.append([*_task_cells(run, task), metric, _fmt(b), _fmt(a), delta_cell(c), verdict(c)])
         if run.task_field(task, "retention") is True:
             for metric in metrics:
                 b, a = run.estimate(before, task, metric), run.estimate(after, task, metric)
                 rows.append([f"English retention ({task})", *_task_cells(run, task)[1:2], "retention",
                              metric, "", retention(b, a), "", ""])
-    headers = ["Task", "Language", "Kind", "Metric", f"Before ({before})", f"After ({after})", "Δ", "Verdict"]
-    note = Para("Values are on a 0–100 scale with confidence intervals in brackets. "
-                "'improved' / 'worse' only when the intervals do not overlap. "
-                "English retention = after / before × 100 %.")
+    headers = ["Task", "Language", "Kind", "Metric", f"Before ({before})", f"After ({after})", "Δ [95 % CI]", "Verdict"]
+    note = Para("Values are on a 0–100 scale (judge_score 1–10) with bootstrap 95 % CIs in brackets. "
+                + explain(compared, f"{after} − {before}") + " English retention = after / before × 100 %.")
     return blocks + [Table(headers, rows), note, *_unclassified_note(run)]
 
 
@@ -246,12 +254,22 @@ def _unclassified_note(run: RunData) -> list[Block]:
 
 
 def _stage_table(run: RunData) -> list[Block]:
-    """All stages side by side, for runs with intermediate stages (e.g. base, phase1, final)."""
+    """All stages side by side, each against the base (paired Δ, verdict), for runs with intermediate stages."""
     if len(run.stages) <= 2:
         return []
-    rows = [[t, m, *(_fmt(run.estimate(s, t, m)) for s in run.stages)]
-            for t in run.tasks(run.stages) for m in run.metrics(t, run.stages)]
-    return [Heading("Per-stage results"), Table(["Task", "Metric", *run.stages], rows)]
+    base = run.compared[0] if run.compared else run.stages[0]
+    later = [s for s in run.stages if s != base]
+    rows: list[list[Cell | str]] = []
+    compared: list[tuple[str, Comparison | None]] = []
+    for task in run.tasks(run.stages):
+        for metric in run.metrics(task, run.stages):
+            versus = [(task, run.compare(base, s, task, metric)) for s in later]
+            compared += versus
+            rows.append([task, metric, *(_fmt(run.estimate(s, task, metric)) for s in run.stages),
+                         *(versus_cell(c) for _, c in versus)])
+    headers = ["Task", "Metric", *run.stages, *(f"{s} vs {base}" for s in later)]
+    note = Para(explain(compared, f"stage − {base}"))
+    return [Heading("Per-stage results"), Table(headers, rows), note]
 
 
 def _safe_name(text: str) -> str:
@@ -336,6 +354,7 @@ def _samples(run: RunData) -> list[Block]:
     if not run.compared:
         return blocks + [Para("No evaluation results, so no samples.")]
     outputs = [f"Output ({s})" for s in run.compared]
+    shown = samples_per_task(run.run_dir)
     for task in run.tasks(run.compared):
         by_stage = [load_items(run.run_dir, s, task) for s in run.compared]
         lead = next((items for items in by_stage if items), [])
@@ -345,7 +364,7 @@ def _samples(run: RunData) -> list[Block]:
             blocks.append(Para(f"No per-item file (eval/<stage>/{task}.jsonl)."))
             continue
         rows = [_sample_row(item, [index.get(str(item.get("id"))) for index in indexes])
-                for item in lead[:SAMPLES_PER_TASK]]
+                for item in lead[:shown]]
         blocks.append(Table(["ID", "Prompt", "Reference", *outputs, "Scores"], rows))
     return blocks
 

@@ -33,6 +33,8 @@ __all__ = [
     "bleu_metric",
     "chrf_ci",
     "bleu_ci",
+    "corpus_metric",
+    "CORPUS_METRICS",
 ]
 
 _CHAR_TOKENIZED = frozenset({"ja", "th", "lo", "km", "my"})
@@ -58,6 +60,21 @@ def chrf_metric() -> CHRF:
 def bleu_metric(tokenize: str = "13a") -> BLEU:
     """Shared sacrebleu ``BLEU(tokenize=...)``; sentence-level use would want ``effective_order``."""
     return BLEU(tokenize=tokenize)
+
+
+CORPUS_METRICS = frozenset({"chrf", "bleu"})  # summary metric names computed on the corpus, not per item
+
+
+def corpus_metric(name: str, language: str | None = None, tokenize: str | None = None) -> CHRF | BLEU | None:
+    """The sacrebleu object behind a task summary's metric ``name`` ("chrf", "bleu"); None for other names.
+
+    Reports recompute and compare corpus scores from the per-item records, so they must use the very
+    metric the evaluation used: the same shared object and BLEU's tokeniser chosen by the same language."""
+    if name == "chrf":
+        return chrf_metric()
+    if name == "bleu":
+        return bleu_metric(tokenize or bleu_tokenizer(language))
+    return None
 
 
 def _check_lengths(hypotheses: Sequence[str], references: Sequence[str]) -> tuple[list[str], list[str]]:
