@@ -13,9 +13,9 @@ from judge_stub import StubJudge
 from matplotlib.image import imread
 
 from lingotune.eval.bootstrap import bootstrap_ci
-from lingotune.eval.compare import write_comparison
 from lingotune.eval.judge.config import BackendSpec
 from lingotune.eval.judge.run import task_entry, write_answers
+from lingotune.report.compare import write_comparison
 
 QUESTIONS = SHARED_DATA / "mt_bench_x" / "ES" / "question.jsonl"
 

@@ -14,8 +14,9 @@ import pytest
 from sacrebleu.metrics import CHRF
 
 from lingotune.eval.bootstrap import bootstrap_ci, paired_corpus_delta, resample_indices
-from lingotune.eval.compare import write_comparison
-from lingotune.eval.paired import (
+from lingotune.eval.translation import bleu, bleu_ci, chrf_ci
+from lingotune.report.compare import write_comparison
+from lingotune.report.paired import (
     BETTER,
     NO_CLEAR_DIFFERENCE,
     WORSE,
@@ -25,8 +26,7 @@ from lingotune.eval.paired import (
     delta_cell,
     verdict,
 )
-from lingotune.eval.report import write_report
-from lingotune.eval.translation import bleu, bleu_ci, chrf_ci
+from lingotune.report.run_report import write_report
 
 WORDS = ("el río corre hacia el mar bajo un cielo gris mientras los niños juegan en la orilla con sus perros "
          "y la ciudad despierta lentamente").split()

@@ -9,7 +9,7 @@ from pathlib import Path
 import matplotlib.image as mpimg
 import pytest
 
-from lingotune.eval.report import (
+from lingotune.report.run_report import (
     Estimate,
     load_stage_summary,
     retention,

@@ -137,7 +137,7 @@ def _table_rows(markdown: str, width: int) -> list[list[str]]:
 
 def test_report_and_compare_give_the_same_verdicts(tiny_run, tmp_path):
     """base → final in the run's report and ``lingotune compare`` of the same two stages: same Δ, same words."""
-    from lingotune.eval.paired import VERDICTS
+    from lingotune.report.paired import VERDICTS
 
     base_dir = tmp_path / "base-eval"
     done = lingotune("eval", str(TINY), f"output_dir={base_dir}")  # the cached base: the same records

@@ -60,11 +60,11 @@ def evaluate(
     stage: Annotated[str, typer.Option(help="name of this evaluation in the run folder")] = "base",
 ) -> None:
     """Evaluate a model with a recipe's eval section only (no training)."""
-    from lingotune.eval.report import write_report
     from lingotune.eval.suite import evaluate_model
     from lingotune.models.sources import resolve_model
     from lingotune.plan import load_recipe, plan
     from lingotune.plan.runner import run_context
+    from lingotune.report.run_report import write_report
 
     loaded = load_recipe(recipe, overrides)
     if loaded.eval is None:
@@ -83,7 +83,7 @@ def evaluate(
 @user_errors
 def report(run_dir: Path) -> None:
     """(Re)build report.md and report.html of a run folder."""
-    from lingotune.eval.report import write_report
+    from lingotune.report.run_report import write_report
 
     if not (run_dir / "eval").is_dir():
         raise LingotuneError(f"{run_dir} has no eval/ folder: is it a lingotune run folder?")
@@ -102,7 +102,7 @@ def compare(
     judge_key_env: Annotated[str | None, typer.Option(help="environment variable holding the judge API key")] = None,
 ) -> None:
     """One report across runs: every metric with CIs against a baseline run, with plots."""
-    from lingotune.eval.compare import compare_command
+    from lingotune.report.compare import compare_command
 
     compare_command(run_dirs, out, baseline, judge_url, judge_model, judge_key_env)
 

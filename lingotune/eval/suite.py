@@ -34,7 +34,8 @@ def score_task(task: TaskSpec, items: list[EvalItem], outputs: list[str], resamp
     detections = fidelity_scores(outputs, task.language)
     scored = task.score(items, outputs, detections, resamples)
     summary: dict[str, Any] = {"kind": task.kind_name, "language": task.language, "n": len(items),
-                               "retention": task.retention, "metrics": scored.metrics, **scored.extra}
+                               "retention": task.retention, "metrics": scored.metrics,
+                               "bootstrap_resamples": resamples, **scored.extra}
     records = []
     for item, output, score, detection in zip(items, outputs, scored.per_item, detections, strict=True):
         prompt = item.conversation[-1]["content"] if item.conversation else ""

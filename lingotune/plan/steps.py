@@ -175,7 +175,7 @@ class ReportStep(Step):
     always: bool = True
 
     def run(self, state: RunState) -> dict[str, Any]:
-        from lingotune.eval.report import write_report
+        from lingotune.report.run_report import write_report
 
         md, _ = write_report(state.ctx.layout.root)
         console.print(f"[bold green]Report:[/bold green] {md}")

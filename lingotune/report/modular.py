@@ -11,10 +11,11 @@ from __future__ import annotations
 from pathlib import Path
 from typing import Any
 
-from lingotune.eval.compare import RunColumn, load_run, write_columns
-from lingotune.eval.document import Block, Code, Heading, Image, Para, Table, count, duration
-from lingotune.eval.plots import loss_curve_png
-from lingotune.eval.run_files import DASH, load_loss_points, load_stage_summary, run_info, stage_names
+from lingotune.core.layout import RunLayout
+from lingotune.report.compare import RunColumn, load_run, write_columns
+from lingotune.report.document import Block, Code, Heading, Image, Para, Table, count, duration
+from lingotune.report.plots import loss_curve_png
+from lingotune.report.run_files import DASH, load_loss_points, load_stage_summary, run_info, stage_names
 
 
 def is_modular(info: dict[str, Any]) -> bool:
@@ -60,7 +61,7 @@ def _variants(info: dict[str, Any], run_dir: Path) -> list[Block]:
     rows = []
     for name, v in variants.items():
         shown = _relative(Path(v.get("mergekit_config") or ""), run_dir)
-        evaluated = "yes" if (run_dir / "eval" / name / "summary.json").is_file() else "no (building block)"
+        evaluated = "yes" if RunLayout(run_dir).summary(name).is_file() else "no (building block)"
         rows.append([name, str(v.get("method")), v.get("description") or DASH, evaluated,
                      duration(v.get("merge_time_s")), shown])
     headers = ["Variant", "Method", "What it is", "Evaluated", "Merge time", "mergekit YAML"]

@@ -8,7 +8,7 @@ import html
 import re
 from dataclasses import dataclass
 
-from lingotune.eval.run_files import DASH, is_number
+from lingotune.report.run_files import DASH, is_number
 
 
 @dataclass

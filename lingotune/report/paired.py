@@ -29,8 +29,8 @@ from typing import Any
 import numpy as np
 
 from lingotune.eval.bootstrap import paired_bootstrap_delta, paired_corpus_delta
-from lingotune.eval.run_files import DASH, is_number, load_items
 from lingotune.eval.translation import CORPUS_METRICS, corpus_metric
+from lingotune.report.run_files import DASH, is_number, load_items
 
 __all__ = ["BETTER", "WORSE", "NO_CLEAR_DIFFERENCE", "VERDICTS", "Side", "Comparison", "compare", "verdict",
            "delta_cell", "versus_cell", "explain"]

@@ -22,7 +22,7 @@ from typing import Any
 import yaml
 
 from lingotune.core.errors import DataError
-from lingotune.eval.document import (  # noqa: F401  (re-exported: the report's public rendering API)
+from lingotune.report.document import (  # noqa: F401  (re-exported: the report's public rendering API)
     Block,
     Cell,
     Code,
@@ -35,9 +35,10 @@ from lingotune.eval.document import (  # noqa: F401  (re-exported: the report's 
     render_html,
     render_markdown,
 )
-from lingotune.eval.paired import Comparison, Side, compare, delta_cell, explain, verdict, versus_cell
-from lingotune.eval.plots import Series, loss_curve_png, metric_bars_png
-from lingotune.eval.run_files import (  # noqa: F401  (re-exported for callers of the report module)
+from lingotune.report.estimates import Estimate, retention  # noqa: F401  (re-exported)
+from lingotune.report.paired import Comparison, Side, compare, delta_cell, explain, verdict, versus_cell
+from lingotune.report.plots import Series, loss_curve_png, metric_bars_png
+from lingotune.report.run_files import (  # noqa: F401  (re-exported for callers of the report module)
     DASH,
     is_number,
     load_items,
@@ -53,48 +54,6 @@ OUTPUT_CHARS = 500
 
 
 # --------------------------------------------------------------------------- numbers
-
-
-@dataclass(frozen=True)
-class Estimate:
-    """A metric value with its confidence interval (bounds optional: not every metric has one)."""
-
-    value: float
-    low: float | None = None
-    high: float | None = None
-
-    @classmethod
-    def parse(cls, raw: object) -> Estimate | None:
-        """Accept ``{"value", "low", "high"}`` or a bare number; anything else is "not measured"."""
-        if is_number(raw):
-            return cls(float(raw))  # type: ignore[arg-type]
-        if not isinstance(raw, dict) or not is_number(raw.get("value")):
-            return None
-        low, high = raw.get("low"), raw.get("high")
-        return cls(float(raw["value"]), float(low) if is_number(low) else None,
-                   float(high) if is_number(high) else None)
-
-    @property
-    def lo(self) -> float:
-        return self.low if self.low is not None else self.value
-
-    @property
-    def hi(self) -> float:
-        return self.high if self.high is not None else self.value
-
-    def __str__(self) -> str:
-        if self.low is None or self.high is None:
-            return f"{self.value:.1f}"
-        return f"{self.value:.1f} [{self.low:.1f}, {self.high:.1f}]"
-
-
-def retention(before: Estimate | None, after: Estimate | None) -> str:
-    """After as a percentage of before: how much English ability the adaptation kept."""
-    if before is None or after is None:
-        return DASH
-    if before.value == 0:
-        return "n/a"
-    return f"{after.value / before.value * 100:.1f} %"
 
 
 def _fmt(estimate: Estimate | None) -> str:
@@ -385,7 +344,7 @@ def write_report(run_dir: Path, before: str = "base", after: str = "final") -> t
     Returns (markdown path, html path). A modular run (experts and variants, no single "after")
     gets the comparison of all its stages instead (``modular_report.py``).
     """
-    from lingotune.eval.modular_report import is_modular, write_modular_report
+    from lingotune.report.modular import is_modular, write_modular_report
 
     run_dir = Path(run_dir)
     if is_modular(run_info(run_dir)) and (before, after) == ("base", "final"):

@@ -8,8 +8,12 @@ import math
 from pathlib import Path
 from typing import Any
 
+from pydantic import ValidationError
+
 from lingotune.core.errors import DataError
-from lingotune.eval.plots import LossPoint
+from lingotune.core.layout import RunLayout
+from lingotune.core.run_record import RunRecord
+from lingotune.report.plots import LossPoint
 
 DASH = "—"
 
@@ -30,15 +34,16 @@ def _read_json(path: Path) -> Any:
 
 
 def run_info(run_dir: Path) -> dict[str, Any]:
-    """``run_info.json`` as a dict; empty when absent or unreadable, since every field is optional here."""
-    path = run_dir / "run_info.json"
+    """``run_info.json`` read back through the typed ``RunRecord`` (values coerced, keys the file has);
+    empty when absent or unreadable, since every field is optional for a report."""
+    path = RunLayout(Path(run_dir)).info
     if not path.is_file():
         return {}
     try:
-        info = _read_json(path)
-    except DataError:
+        raw = _read_json(path)
+        return RunRecord.model_validate(raw).model_dump(exclude_unset=True) if isinstance(raw, dict) else {}
+    except (DataError, ValidationError):
         return {}
-    return info if isinstance(info, dict) else {}
 
 
 def stage_names(run_dir: Path) -> list[str]:
@@ -65,7 +70,7 @@ def load_stage_summary(run_dir: Path, stage: str) -> dict[str, Any]:
     A missing summary is normal (single-stage runs, a run that died before "final"), so it is an empty
     result; a summary that exists but is not valid JSON raises DataError, because that is a bug to see.
     """
-    path = Path(run_dir) / "eval" / stage / "summary.json"
+    path = RunLayout(Path(run_dir)).summary(stage)
     if not path.is_file():
         return {"stage": stage, "tasks": {}}
     summary = _read_json(path)
@@ -99,7 +104,7 @@ def _jsonl(path: Path) -> tuple[list[dict[str, Any]], int]:
 
 def load_loss_points(run_dir: Path) -> tuple[list[LossPoint], int]:
     """Loss-curve points of ``metrics.jsonl``; lines without a numeric step and loss are not steps."""
-    rows, bad = _jsonl(Path(run_dir) / "metrics.jsonl")
+    rows, bad = _jsonl(RunLayout(Path(run_dir)).metrics)
     points = [
         LossPoint(float(r["step"]), float(r["loss"]), r["phase"] if isinstance(r.get("phase"), str) else None)
         for r in rows
@@ -110,6 +115,6 @@ def load_loss_points(run_dir: Path) -> tuple[list[LossPoint], int]:
 
 def load_items(run_dir: Path, stage: str, task: str) -> list[dict[str, Any]]:
     """Per-item records of one task in one stage, in file order; empty when the file is absent."""
-    return _jsonl(Path(run_dir) / "eval" / stage / f"{task}.jsonl")[0]
+    return _jsonl(RunLayout(Path(run_dir)).eval_dir(stage) / f"{task}.jsonl")[0]
 
 

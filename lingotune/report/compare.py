@@ -6,7 +6,7 @@ from its own ``eval/<stage>/summary.json`` (judge results included, also from
 table shows every (task, metric) per run with its CI and, against the chosen baseline run, Δ with a
 paired bootstrap CI over the items both runs answered and the verdict of every lingotune report
 (``paired.verdict``: "better"/"worse" when that CI excludes 0, else "no clear difference"). Reading,
-blocks, rendering and plots are ``report.py``'s and ``plots.py``'s, imported, so both reports look alike.
+blocks, rendering and plots are ``document.py``'s and ``plots.py``'s, imported, so both reports look alike.
 
 Optionally, given a judge, each run's answers are compared pairwise with the baseline run's
 (both orders, through the request cache) and the win rates are added.
@@ -20,24 +20,12 @@ from pathlib import Path
 from typing import Any
 
 from lingotune.core.errors import LingotuneError
-from lingotune.eval.paired import Comparison, Side, compare, delta_cell, explain, verdict, versus_cell
-from lingotune.eval.plots import Series, metric_bars_png
-from lingotune.eval.report import (
-    DASH,
-    Block,
-    Estimate,
-    Heading,
-    Image,
-    Para,
-    Table,
-    duration,
-    load_stage_summary,
-    render_html,
-    render_markdown,
-    retention,
-    run_info,
-    stage_names,
-)
+from lingotune.core.layout import RunLayout
+from lingotune.report.document import Block, Heading, Image, Para, Table, duration, render_html, render_markdown
+from lingotune.report.estimates import Estimate, retention
+from lingotune.report.paired import Comparison, Side, compare, delta_cell, explain, verdict, versus_cell
+from lingotune.report.plots import Series, metric_bars_png
+from lingotune.report.run_files import DASH, load_stage_summary, run_info, stage_names
 
 ONE_TO_TEN = {"judge_score"}  # MT-Bench's scale; everything else is 0–100
 
@@ -63,7 +51,7 @@ class RunColumn:
 
 
 def _judge_summary(run_dir: Path, stage: str) -> dict[str, Any] | None:
-    path = run_dir / "eval" / stage / "judge" / "summary.json"
+    path = RunLayout(run_dir).eval_dir(stage) / "judge" / "summary.json"
     return json.loads(path.read_text(encoding="utf-8")) if path.is_file() else None
 
 
@@ -209,7 +197,7 @@ def add_pairwise(runs: list[RunColumn], baseline: RunColumn, judge: Any, out_dir
     from lingotune.eval.judge.run import run_judge, task_entry
 
     def answers_of(run: RunColumn) -> Path:
-        path = run.run_dir / "eval" / run.stage / "judge" / "answers.jsonl"
+        path = RunLayout(run.run_dir).eval_dir(run.stage) / "judge" / "answers.jsonl"
         if not path.is_file() or run.judge is None:
             raise LingotuneError(f"{run.run_dir}: no judge answers ({path}); run the judge (eval.judge) first")
         return path
