@@ -8,7 +8,7 @@ import yaml
 
 from lingotune.core.errors import RecipeError
 from lingotune.merge.config import LayerSwapMerge, MergeSection, load_merge_section
-from lingotune.merge.errors import MergeError
+from lingotune.merge.errors import MergeError, ModelStructureError
 from lingotune.merge.layer_swap import language_weights
 from lingotune.merge.run import prepare_merge, run_merge_spec
 from tests.merge_fixtures import block, build_base, make_expert, tensors
@@ -76,7 +76,7 @@ def test_zones_larger_than_the_model_fail_with_counts(root):
 def test_mismatched_architectures_fail_naming_both_models(root):
     _, lang, _ = experts(root, 4)
     _, _, task6 = experts(root, 6)
-    with pytest.raises(MergeError, match=r"merge.language_expert .* merge.task_expert .*num_hidden_layers differs"):
+    with pytest.raises(ModelStructureError, match=r"merge.language_expert .* merge.task_expert .*num_hidden_layers"):
         prepare_merge(spec(language_expert=str(lang), task_expert=str(task6)))
 
 

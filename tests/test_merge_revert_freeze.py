@@ -5,8 +5,8 @@ from __future__ import annotations
 import pytest
 import torch
 
+from lingotune.core.errors import ModelStructureError, TrainingError
 from lingotune.merge.config import MergeSection
-from lingotune.merge.errors import MergeError
 from lingotune.merge.run import prepare_merge, run_merge_spec
 from lingotune.models.selection import Selection, top_fraction_mask
 from lingotune.train.freeze import apply_freeze, checkpoint_name
@@ -65,10 +65,10 @@ def test_magnitude_revert_keeps_only_the_largest_updates(models):
 def test_selection_errors_name_the_key(models):
     _, base, expert = models
     raw = {"method": "revert", "base_model": str(base), "expert": str(expert), "revert": {"layers": [[4, 9]]}}
-    with pytest.raises(MergeError, match=r"merge.revert.layers: \[4, 9\] is outside the model's 6 blocks"):
+    with pytest.raises(ModelStructureError, match=r"merge.revert.layers: \[4, 9\] is outside the model's 6 blocks"):
         prepare_merge(MergeSection.model_validate({"merge": raw}).merge)
     raw["revert"] = {"modules": ["no_such_module"]}
-    with pytest.raises(MergeError, match="merge.revert: .* matches no tensor"):
+    with pytest.raises(ModelStructureError, match="merge.revert: .* matches no tensor"):
         prepare_merge(MergeSection.model_validate({"merge": raw}).merge)
     with pytest.raises(ValueError, match="select modules, layers or keep_fraction"):
         MergeSection.model_validate({"merge": raw | {"revert": {}}})
@@ -125,7 +125,7 @@ def test_freeze_by_reference_magnitude_masks_entries(models):
         else:
             assert not torch.equal(p.detach(), before[name]), name
     model.lingotune_freeze.remove()
-    with pytest.raises(MergeError, match="freeze.reference"):
+    with pytest.raises(TrainingError, match="freeze.reference"):
         apply_freeze(_load(base), Selection(keep_fraction=0.3))
 
 
@@ -144,5 +144,5 @@ def test_freeze_on_peft_model_freezes_lora_factors_of_selected_modules(models):
     for name, p in model.named_parameters():
         if "lora_" in name:
             assert torch.equal(p, before[name]) == (name in frozen), name
-    with pytest.raises(MergeError, match="keep_fraction"):
+    with pytest.raises(TrainingError, match="keep_fraction"):
         apply_freeze(model, Selection(keep_fraction=0.5, reference=str(base)))
