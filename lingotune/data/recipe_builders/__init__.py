@@ -15,6 +15,7 @@ from lingotune.data.recipe_builders import (  # noqa: F401  (each import registe
     extractive_qa,
     long_answer,
     plug,
+    system_prompt,
     translation,
     xcit_both,
     xcit_chat,
