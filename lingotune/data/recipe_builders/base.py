@@ -13,7 +13,8 @@ from typing import ClassVar
 
 from pydantic import Field
 
-from lingotune.core.schema import LANGUAGE_CODE, DataFormat, Strict
+from lingotune.core.registry import Registry
+from lingotune.core.schema import DataFile
 from lingotune.data.example import Example
 from lingotune.data.loaders import load_examples
 
@@ -26,15 +27,10 @@ class BuildContext:
     language_names: dict[str, str] = field(default_factory=dict)
 
 
-class SourceSpec(Strict):
+class SourceSpec(DataFile):
     """One data source; subclasses add their builder's settings."""
 
     builder_name: ClassVar[str] = ""
-    name: str
-    path: str | list[str]
-    format: DataFormat = "auto"
-    language: str = Field(pattern=LANGUAGE_CODE)
-    source_language: str | None = Field(default=None, pattern=LANGUAGE_CODE)
     weight: float = Field(default=1.0, ge=0)
     max_examples: int | None = Field(default=None, gt=0)
 
@@ -50,14 +46,5 @@ class SourceSpec(Strict):
         return examples
 
 
-BUILDERS: dict[str, type[SourceSpec]] = {}
-
-
-def register(cls: type[SourceSpec]) -> type[SourceSpec]:
-    """Class decorator: the spec's ``builder`` literal is its YAML name."""
-    name = cls.model_fields["builder"].annotation.__args__[0]  # type: ignore[union-attr]
-    if name in BUILDERS:
-        raise ValueError(f"builder {name!r} is registered twice")
-    cls.builder_name = name
-    BUILDERS[name] = cls
-    return cls
+BUILDERS: Registry = Registry("builder", "builder", "builder_name")
+register = BUILDERS.register

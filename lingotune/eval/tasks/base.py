@@ -12,7 +12,8 @@ from typing import Any, ClassVar, Literal
 
 from pydantic import Field
 
-from lingotune.core.schema import LANGUAGE_CODE, DataFormat, Strict
+from lingotune.core.registry import Registry
+from lingotune.core.schema import DataFile
 from lingotune.data.example import Example
 from lingotune.data.loaders import load_examples
 from lingotune.data.mix import sample
@@ -42,15 +43,10 @@ def metric(point_low_high: tuple[float, float, float]) -> dict[str, float]:
     return {"value": value, "low": low, "high": high}
 
 
-class TaskSpec(Strict):
+class TaskSpec(DataFile):
     """One evaluation task; subclasses add their kind's settings and scoring."""
 
     kind_name: ClassVar[str] = ""
-    name: str
-    path: str | list[str]
-    format: DataFormat = "auto"
-    language: str = Field(pattern=LANGUAGE_CODE)
-    source_language: str | None = Field(default=None, pattern=LANGUAGE_CODE)
     prompt_template: str | None = None
     max_items: int | None = Field(default=None, gt=0)
     max_new_tokens: int = Field(default=32, gt=0)
@@ -76,14 +72,5 @@ class TaskSpec(Strict):
         raise NotImplementedError
 
 
-TASK_KINDS: dict[str, type[TaskSpec]] = {}
-
-
-def register(cls: type[TaskSpec]) -> type[TaskSpec]:
-    """Class decorator: the spec's ``kind`` literal is its YAML name."""
-    name = cls.model_fields["kind"].annotation.__args__[0]  # type: ignore[union-attr]
-    if name in TASK_KINDS:
-        raise ValueError(f"task kind {name!r} is registered twice")
-    cls.kind_name = name
-    TASK_KINDS[name] = cls
-    return cls
+TASK_KINDS: Registry = Registry("task kind", "kind", "kind_name")
+register = TASK_KINDS.register
