@@ -15,14 +15,17 @@ from __future__ import annotations
 
 import json
 import os
+import shutil
 import time
 from dataclasses import dataclass
 from pathlib import Path
+from typing import Any
 
 from lingotune.core.progress import console
 from lingotune.models.loading import resolve_dtype
 from lingotune.models.sources import ResolvedModel
 from lingotune.train.callbacks import MetricsJsonl, RichProgress
+from lingotune.train.resume import EpochStartRng, checkpoint_state, training_finished, whole_run_loss
 from lingotune.train.spec import TrainSpec
 from lingotune.train.tokenize import TokenizedExample
 
@@ -36,14 +39,26 @@ class TrainResult:
     train_examples: int
     final_loss: float | None
     steps: int = 0
+    # True when the newest checkpoint was already at the last step: no step was taken and the final model
+    # was reused (or, if the run was killed before writing it, written from that checkpoint). The run's
+    # time, tokens and examples were then already counted by whoever recorded the finished training.
+    already_trained: bool = False
 
 
 def last_checkpoint(checkpoint_dir: Path) -> Path | None:
-    """The newest *complete* checkpoint (the Trainer writes trainer_state.json last)."""
+    """The newest *complete* checkpoint: the Trainer writes trainer_state.json last, but not atomically (it
+    opens the file, then writes it), so a kill can leave it empty or cut short: it must parse."""
     if not checkpoint_dir.exists():
         return None
-    done = [p for p in checkpoint_dir.glob("checkpoint-*") if (p / "trainer_state.json").exists()]
+    done = [p for p in checkpoint_dir.glob("checkpoint-*") if _complete(p)]
     return max(done, key=lambda p: int(p.name.split("-")[1]), default=None)
+
+
+def _complete(checkpoint: Path) -> bool:
+    try:
+        return "global_step" in checkpoint_state(checkpoint)
+    except (OSError, ValueError):  # missing, or an unfinished write (json.JSONDecodeError is a ValueError)
+        return False
 
 
 def _load_for_training(model: ResolvedModel, spec: TrainSpec, trust_remote_code: bool):
@@ -144,7 +159,11 @@ def train_sft(
 
     ``optimizer_state``: continue from a previous phase's AdamW moments instead of a fresh optimizer
     (full fine-tuning only: the parameters are the same tensors in the same order); the learning rate
-    is reset to this phase's. ``save_optimizer_state`` writes ``optimizer.pt`` for the next phase."""
+    is reset to this phase's. ``save_optimizer_state`` writes ``optimizer.pt`` for the next phase.
+
+    ``spec.resume``: continue from the newest complete checkpoint, step for step as if never interrupted
+    (``lingotune.train.resume``); if that checkpoint is already the last step, nothing is trained
+    (``TrainResult.already_trained``)."""
     from transformers import DataCollatorForSeq2Seq, Trainer
 
     os.environ.setdefault("TOKENIZERS_PARALLELISM", "false")
@@ -164,26 +183,67 @@ def train_sft(
         callbacks=[
             MetricsJsonl(metrics_path or run_dir / "metrics.jsonl", phase, resume_step, step_offset),
             RichProgress(f"Training {phase}" if phase else "Training"),
+            EpochStartRng.from_checkpoint(resume_from),  # the resumed epoch's shuffle (train/resume.py, 1)
         ],
     )
     from transformers.trainer_callback import PrinterCallback
 
     trainer.remove_callback(PrinterCallback)  # RichProgress and metrics.jsonl replace the dict printouts
+    tokens_per_epoch = sum(len(e.input_ids) for e in examples)
+    if resume_from is not None and training_finished(trainer, resume_from):
+        # Trainer.train() would take one step past max_steps before it stops (train/resume.py, 2)
+        return _finished_training(trainer, resume_from, model, tokenizer, spec, run_dir, trust_remote_code,
+                                  tokens_per_epoch, len(examples), save_optimizer_state)
     if optimizer_state is not None and resume_from is None:
         _carry_optimizer(trainer, optimizer_state, spec.learning_rate)
     started = time.time()
     output = trainer.train(resume_from_checkpoint=str(resume_from) if resume_from else None)
     elapsed = time.time() - started
-    tokens_per_epoch = sum(len(e.input_ids) for e in examples)
     tokens = round((trainer.state.epoch or 0.0) * tokens_per_epoch)
+    final_loss = output.training_loss
+    if resume_from is not None:  # the Trainer's training_loss averages only the steps taken after the resume
+        final_loss = whole_run_loss(trainer.state.log_history)
     if save_optimizer_state:
         import torch
 
         torch.save(trainer.optimizer.state_dict(), run_dir / "optimizer.pt")
     model_dir, adapter_dir = save_final(trainer.model, model, tokenizer, spec, run_dir, trust_remote_code)
-    (run_dir / "train_result.json").write_text(json.dumps(output.metrics, indent=2))
-    return TrainResult(model_dir, adapter_dir, elapsed, tokens, len(examples), output.training_loss,
-                       output.global_step)
+    _write_train_result(run_dir, {**output.metrics, "train_loss": final_loss}, output.global_step)
+    return TrainResult(model_dir, adapter_dir, elapsed, tokens, len(examples), final_loss, output.global_step)
+
+
+def _write_train_result(run_dir: Path, metrics: dict[str, Any], global_step: int) -> None:
+    """``train_result.json``, written after the final model: with ``global_step`` it says which checkpoint's
+    training the model in ``run_dir/model`` is the end of (a resumed finished run reuses it)."""
+    (run_dir / "train_result.json").write_text(json.dumps({**metrics, "global_step": global_step}, indent=2))
+
+
+def _finished_training(trainer, checkpoint: Path, base: ResolvedModel, tokenizer, spec: TrainSpec, run_dir: Path,
+                       trust_remote_code: bool, tokens_per_epoch: int, n_examples: int,
+                       save_optimizer_state: bool) -> TrainResult:
+    """Resumed at the last step: reuse the final model the finished run wrote, or, killed before it was
+    written, write it from the checkpoint (the same weights; the Trainer's own checkpoint loading)."""
+    state = checkpoint_state(checkpoint)
+    step = int(state["global_step"])
+    tokens = round(float(state.get("epoch") or 0.0) * tokens_per_epoch)
+    recorded_path = run_dir / "train_result.json"
+    recorded = json.loads(recorded_path.read_text()) if recorded_path.exists() else {}
+    model_dir = run_dir / "model"
+    adapter_dir = run_dir / "adapter" if spec.method == "lora" else None
+    if recorded.get("global_step") == step:
+        console.print(f"Training had finished (step {step}); reusing the final model in {model_dir}")
+        final_loss = recorded.get("train_loss")
+    else:
+        console.print(f"Training had finished (step {step}) but the final model was not written; "
+                      f"writing it from {checkpoint.name}")
+        trainer._load_from_checkpoint(str(checkpoint))  # what train(resume_from_checkpoint=...) does first
+        if save_optimizer_state:  # the optimizer does not change after the last step's checkpoint
+            shutil.copyfile(checkpoint / "optimizer.pt", run_dir / "optimizer.pt")
+        model_dir, adapter_dir = save_final(trainer.model, base, tokenizer, spec, run_dir, trust_remote_code)
+        final_loss = whole_run_loss(state.get("log_history", []))
+        _write_train_result(run_dir, {"train_loss": final_loss, "epoch": state.get("epoch"),
+                                      "total_flos": state.get("total_flos")}, step)
+    return TrainResult(model_dir, adapter_dir, 0.0, tokens, n_examples, final_loss, step, already_trained=True)
 
 
 def _carry_optimizer(trainer, state_path: Path, learning_rate: float) -> None:
