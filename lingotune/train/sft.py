@@ -164,31 +164,19 @@ def train_sft(
     ``spec.resume``: continue from the newest complete checkpoint, step for step as if never interrupted
     (``lingotune.train.resume``); if that checkpoint is already the last step, nothing is trained
     (``TrainResult.already_trained``)."""
-    from transformers import DataCollatorForSeq2Seq, Trainer
-
     os.environ.setdefault("TOKENIZERS_PARALLELISM", "false")
     checkpoint_dir = run_dir / "checkpoints"
     resume_from = last_checkpoint(checkpoint_dir) if spec.resume else None
     if resume_from:
         console.print(f"Resuming from {resume_from}")
-    args = training_arguments(spec, checkpoint_dir, seed)
     trained = prepare_trainable(model, spec, seed, trust_remote_code)
-    train_dataset = _dataset(examples)
-    resume_step = int(resume_from.name.split("-")[1]) if resume_from else 0
-    trainer = Trainer(
-        model=trained,
-        args=args,
-        train_dataset=train_dataset,
-        data_collator=DataCollatorForSeq2Seq(tokenizer, padding=True, label_pad_token_id=-100),
-        callbacks=[
-            MetricsJsonl(metrics_path or run_dir / "metrics.jsonl", phase, resume_step, step_offset),
-            RichProgress(f"Training {phase}" if phase else "Training"),
-            EpochStartRng.from_checkpoint(resume_from),  # the resumed epoch's shuffle (train/resume.py, 1)
-        ],
-    )
-    from transformers.trainer_callback import PrinterCallback
-
-    trainer.remove_callback(PrinterCallback)  # RichProgress and metrics.jsonl replace the dict printouts
+    callbacks = [
+        MetricsJsonl(metrics_path or run_dir / "metrics.jsonl", phase,
+                     int(resume_from.name.split("-")[1]) if resume_from else 0, step_offset),
+        RichProgress(f"Training {phase}" if phase else "Training"),
+        EpochStartRng.from_checkpoint(resume_from),  # the resumed epoch's shuffle (train/resume.py, 1)
+    ]
+    trainer = _trainer(trained, tokenizer, examples, training_arguments(spec, checkpoint_dir, seed), callbacks)
     tokens_per_epoch = sum(len(e.input_ids) for e in examples)
     if resume_from is not None and training_finished(trainer, resume_from):
         # Trainer.train() would take one step past max_steps before it stops (train/resume.py, 2)
@@ -210,6 +198,16 @@ def train_sft(
     model_dir, adapter_dir = save_final(trainer.model, model, tokenizer, spec, run_dir, trust_remote_code)
     _write_train_result(run_dir, {**output.metrics, "train_loss": final_loss}, output.global_step)
     return TrainResult(model_dir, adapter_dir, elapsed, tokens, len(examples), final_loss, output.global_step)
+
+
+def _trainer(trained, tokenizer, examples: list[TokenizedExample], args, callbacks: list):
+    from transformers import DataCollatorForSeq2Seq, Trainer
+    from transformers.trainer_callback import PrinterCallback
+
+    trainer = Trainer(model=trained, args=args, train_dataset=_dataset(examples), callbacks=callbacks,
+                      data_collator=DataCollatorForSeq2Seq(tokenizer, padding=True, label_pad_token_id=-100))
+    trainer.remove_callback(PrinterCallback)  # RichProgress and metrics.jsonl replace the dict printouts
+    return trainer
 
 
 def _write_train_result(run_dir: Path, metrics: dict[str, Any], global_step: int) -> None:
