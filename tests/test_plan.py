@@ -175,3 +175,13 @@ def test_run_info_is_a_typed_record(tiny_model, tmp_path):
     record = RunRecord.model_validate(raw)
     assert record.finished and record.steps_done == ["train"] and record.train_tokens and record.train_tokens > 0
     assert (tmp_path / "r" / "steps" / "train.json").is_file()
+
+
+def test_broken_training_source_fails_before_any_model(tmp_path):
+    bad = tmp_path / "train.jsonl"
+    bad.write_text('{"instruction": "a", "output": "b"}\nnot json\n')
+    source = f"    - {{name: mine, path: {bad}, format: alpaca, language: es}}\n"
+    path = recipe_file(tmp_path, BASIC.replace("train:", source + "train:"))
+    result, out = invoke("run", str(path), NO_MODEL)
+    assert result.exit_code == 2
+    assert f"{path}:10: data.sources.1" in out and "train.jsonl:2" in out and "nonexistent" not in out

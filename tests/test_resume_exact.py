@@ -136,11 +136,15 @@ def runs(tmp_path_factory, tiny_model) -> dict:
 def rerun_finished(straight_run: subprocess.Popen, straight: Path, root: Path) -> dict[str, subprocess.Popen]:
     """Once the uninterrupted run is done: rerun a copy of it ("finished": e.g. killed during the final
     evaluation, or just rerun) and a copy without model/, adapter/ and train_result.json ("unsaved": killed
-    after the last checkpoint, before the final model was written)."""
+    after the last checkpoint, before the final model was written). Both lose the run plan's done marker of
+    the training step, as a kill before it was written would: the trainer itself must then not step again
+    (with the marker the plan skips the step, tested in test_resume_plan.py)."""
     finish(straight_run, straight)
     assert checkpoints(straight) == [MAX_STEPS - 2, MAX_STEPS]
     shutil.copytree(straight, root / "finished")
     shutil.copytree(straight, root / "unsaved")
+    for name in ("finished", "unsaved"):
+        (root / name / "steps" / "train.json").unlink()
     for name in ("model", "adapter"):
         shutil.rmtree(root / "unsaved" / name)
     (root / "unsaved" / "train_result.json").unlink()
