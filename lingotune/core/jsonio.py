@@ -14,6 +14,3 @@ def write_json_atomic(path: Path, value: Any) -> None:
     staging.write_text(json.dumps(value, indent=2, ensure_ascii=False), encoding="utf-8")
     os.replace(staging, path)
 
-
-def read_json(path: Path) -> Any:
-    return json.loads(path.read_text(encoding="utf-8"))

@@ -74,7 +74,3 @@ def checkpoints(train_dir: Path) -> Path:
 
 def trained_model(train_dir: Path) -> Path:
     return train_dir / "model"
-
-
-def trained_adapter(train_dir: Path) -> Path:
-    return train_dir / "adapter"

@@ -21,6 +21,7 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
+from lingotune.core.layout import checkpoints, trained_model
 from lingotune.core.progress import console
 from lingotune.models.loading import resolve_dtype
 from lingotune.models.sources import ResolvedModel
@@ -165,7 +166,7 @@ def train_sft(
     (``lingotune.train.resume``); if that checkpoint is already the last step, nothing is trained
     (``TrainResult.already_trained``)."""
     os.environ.setdefault("TOKENIZERS_PARALLELISM", "false")
-    checkpoint_dir = run_dir / "checkpoints"
+    checkpoint_dir = checkpoints(run_dir)
     resume_from = last_checkpoint(checkpoint_dir) if spec.resume else None
     if resume_from:
         console.print(f"Resuming from {resume_from}")
@@ -226,7 +227,7 @@ def _finished_training(trainer, checkpoint: Path, base: ResolvedModel, tokenizer
     tokens = round(float(state.get("epoch") or 0.0) * tokens_per_epoch)
     recorded_path = run_dir / "train_result.json"
     recorded = json.loads(recorded_path.read_text()) if recorded_path.exists() else {}
-    model_dir = run_dir / "model"
+    model_dir = trained_model(run_dir)
     adapter_dir = run_dir / "adapter" if spec.method == "lora" else None
     if recorded.get("global_step") == step:
         console.print(f"Training had finished (step {step}); reusing the final model in {model_dir}")
@@ -269,7 +270,7 @@ def save_final(trained, base: ResolvedModel, tokenizer, spec: TrainSpec, run_dir
     import torch
     from transformers import AutoModelForCausalLM
 
-    model_dir = run_dir / "model"
+    model_dir = trained_model(run_dir)
     adapter_dir = None
     if spec.method == "lora":
         from peft import PeftModel
