@@ -12,9 +12,8 @@ from pydantic import ValidationError
 from lingotune.core.errors import RecipeError
 from lingotune.core.recipe_yaml import error_lines, line_of, read_recipe_tree, resolve_file
 from lingotune.merge.config import resolve_relative_sources
-from lingotune.merge.references import parse_reference
 from lingotune.plan.recipe import Recipe
-from lingotune.plan.references import ReferenceProblem, check_references
+from lingotune.plan.references import ReferenceProblem, check_references, check_run_merge
 
 
 def load_recipe(path: str | Path, overrides: list[str] | None = None) -> Recipe:
@@ -36,28 +35,9 @@ def load_recipe(path: str | Path, overrides: list[str] | None = None) -> Recipe:
 def _check_references(recipe: Recipe, root: yaml.Node | None, path: Path) -> None:
     try:
         check_references(recipe.experts or [], recipe.variants or [])
-        _check_top_level_merge(recipe)
+        check_run_merge(recipe.merge, [p.name for p in recipe.phases or []])
     except ReferenceProblem as problem:
         raise RecipeError(f"invalid recipe\n{path}:{line_of(root, problem.loc) or '?'}: {problem}") from None
-
-
-def _check_top_level_merge(recipe: Recipe) -> None:
-    """A run's own ``merge:`` may name ``base`` and the phases trained before it (``phase:NAME``)."""
-    if recipe.merge is None:
-        return
-    from lingotune.merge.references import map_model_sources
-
-    phases = {p.name for p in recipe.phases or []}
-
-    def check(key: str, value: str) -> str:
-        ref = parse_reference(value)
-        if ref is not None and ref[0] != "base" and not (ref[0] == "phase" and ref[1] in phases):
-            loc = ("merge", *(int(p) if p.isdigit() else p for p in key.split(".")))
-            raise ReferenceProblem(loc, f"{value!r}: a run's merge can name base or phase:NAME of its phases "
-                                   f"({sorted(phases)}); experts and variants belong to a modular recipe")
-        return value
-
-    map_model_sources(recipe.merge, check)
 
 
 def _file_entries(recipe: Recipe) -> list[tuple[Any, tuple[Any, ...]]]:

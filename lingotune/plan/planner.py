@@ -28,9 +28,6 @@ class Plan:
     layout: RunLayout
     steps: list[Step]
 
-    def eval_stages(self) -> list[str]:
-        return [s.stage for s in self.steps if isinstance(s, EvaluateStep)]
-
 
 def phase_train_spec(recipe: Recipe, index: int) -> TrainSpec:
     """The phase's training settings: its own values over the recipe's ``train`` section; an

@@ -68,5 +68,21 @@ def check_references(experts: list[ExpertSpec], variants: list[VariantSpec]) -> 
         built.add(variant.name)
 
 
+def check_run_merge(merge, phases: list[str]) -> None:
+    """A run's own ``merge:`` may name ``base`` and the phases trained before it (``phase:NAME``)."""
+    if merge is None:
+        return
+
+    def check(key: str, value: str) -> str:
+        ref = parse_reference(value)
+        if ref is not None and ref[0] != BASE and not (ref[0] == "phase" and ref[1] in phases):
+            raise ReferenceProblem(("merge", *_key_path(key)),
+                                   f"{value!r}: a run's merge can name base or phase:NAME of its phases "
+                                   f"({sorted(phases)}); experts and variants belong to a modular recipe")
+        return value
+
+    map_model_sources(merge, check)
+
+
 def _key_path(key: str) -> tuple[str | int, ...]:
     return tuple(int(part) if part.isdigit() else part for part in key.split("."))
