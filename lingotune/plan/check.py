@@ -39,16 +39,11 @@ class CheckResult:
 
 
 def _sections(recipe: Recipe) -> list[tuple[str, tuple[Any, ...], DataSpec, TrainSpec | None]]:
-    sections: list[tuple[str, tuple[Any, ...], DataSpec, TrainSpec | None]] = []
-    if recipe.data is not None:
-        sections.append(("data", ("data",), recipe.data, recipe.train))
+    """Each data section with the training settings it is trained under (a phase's own, else ``train``)."""
     from lingotune.plan.planner import phase_train_spec
 
-    for k, phase in enumerate(recipe.phases or []):
-        sections.append((f"phase {phase.name}", ("phases", k, "data"), phase.data, phase_train_spec(recipe, k)))
-    for k, expert in enumerate(recipe.experts or []):
-        sections.append((f"expert {expert.name}", ("experts", k, "data"), expert.data, recipe.train))
-    return sections
+    return [(label, loc, data, phase_train_spec(recipe, loc[1]) if loc[0] == "phases" else recipe.train)
+            for label, loc, data in recipe.data_sections()]
 
 
 def _guard(recipe: Recipe, loc: tuple[Any, ...], action):

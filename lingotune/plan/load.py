@@ -42,13 +42,8 @@ def _check_references(recipe: Recipe, root: yaml.Node | None, path: Path) -> Non
 
 def _file_entries(recipe: Recipe) -> list[tuple[Any, tuple[Any, ...]]]:
     """(spec holding file fields, its recipe key path) for every data source and eval task."""
-    entries: list[tuple[Any, tuple[Any, ...]]] = []
-    if recipe.data:
-        entries += [(s, ("data", "sources", i)) for i, s in enumerate(recipe.data.sources)]
-    for k, phase in enumerate(recipe.phases or []):
-        entries += [(s, ("phases", k, "data", "sources", i)) for i, s in enumerate(phase.data.sources)]
-    for k, expert in enumerate(recipe.experts or []):
-        entries += [(s, ("experts", k, "data", "sources", i)) for i, s in enumerate(expert.data.sources)]
+    entries: list[tuple[Any, tuple[Any, ...]]] = [
+        (s, (*loc, "sources", i)) for _, loc, data in recipe.data_sections() for i, s in enumerate(data.sources)]
     if recipe.eval:
         entries += [(t, ("eval", "tasks", i)) for i, t in enumerate(recipe.eval.tasks)]
     return entries

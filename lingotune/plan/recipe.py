@@ -96,6 +96,13 @@ class Recipe(Strict):
             return key
         return f"{self._path}:{line_of(self._root, loc) or '?'}: {key}"
 
+    def data_sections(self) -> list[tuple[str, tuple[Any, ...], DataSpec]]:
+        """(label, recipe key path, section) of every data section: top-level, per phase, per expert."""
+        sections = [("data", ("data",), self.data)] if self.data is not None else []
+        sections += [(f"phase {p.name}", ("phases", k, "data"), p.data) for k, p in enumerate(self.phases or [])]
+        sections += [(f"expert {e.name}", ("experts", k, "data"), e.data) for k, e in enumerate(self.experts or [])]
+        return sections
+
     def run_dir(self) -> Path:
         return Path(self.output_dir) if self.output_dir else Path("runs") / self.name
 
