@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import json
 
+import pytest
 from conftest import SHARED_DATA
 from judge_stub import StubJudge
 
@@ -129,3 +130,21 @@ def test_pipeline_hook_judges_base_then_final_against_base(tmp_path, tiny_model)
     stage = json.loads((tmp_path / "eval" / "final" / "summary.json").read_text())
     assert stage["tasks"]["judge"]["kind"] == "judge" and "judge_score" in stage["tasks"]["judge"]["metrics"]
     assert final["requests"]["answers"]["requests"] == 0  # same model, same prompts: answers came from the cache
+
+
+def test_judged_answers_are_checked_for_echo_and_paired_like_any_metric(tmp_path) -> None:
+    """A judge offline may be too weak to notice an answer that copies the question: the checks count it."""
+    rows = [json.loads(line) for line in QUESTIONS.read_text().splitlines()[:3]]
+    echoing = tmp_path / "echo.jsonl"
+    write_answers(echoing, {r["question_id"]: [r["turns"][0]] for r in rows[:2]} | {rows[2]["question_id"]: [GOOD]},
+                  "echo")
+    with StubJudge(lambda m: "Great content. [[8]]") as stub:
+        summary = run_judge(_spec(tmp_path, stub.base_url, mode="single", answers=str(echoing)), tmp_path / "out")
+    checks = _rows(tmp_path / "out" / "checks.jsonl")
+    assert [c["scores"]["echo"] for c in checks] == [1.0, 1.0, 0.0]
+    assert summary["answer_checks"]["n_echo"] == 2
+    from lingotune.eval.judge.run import task_entry
+
+    entry = task_entry(summary)
+    assert entry["metrics"]["echo"]["value"] == pytest.approx(200 / 3)
+    assert entry["metrics"]["judge_score"]["value"] == 8.0  # the stub judge did not notice

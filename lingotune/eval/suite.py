@@ -26,7 +26,7 @@ from lingotune.models.fingerprint import model_fingerprint
 from lingotune.models.generate import generate_batched
 from lingotune.models.sources import ResolvedModel
 
-EVAL_VERSION = 1  # bump when scoring changes, to invalidate cached base evaluations
+EVAL_VERSION = 2  # bump when scoring changes, to invalidate cached base evaluations (2: answer checks)
 
 
 def score_task(task: TaskSpec, items: list[EvalItem], outputs: list[str], resamples: int):

@@ -35,6 +35,7 @@ __all__ = [
     "bleu_ci",
     "corpus_metric",
     "CORPUS_METRICS",
+    "REFERENCE_CHRF",
 ]
 
 _CHAR_TOKENIZED = frozenset({"ja", "th", "lo", "km", "my"})
@@ -62,7 +63,8 @@ def bleu_metric(tokenize: str = "13a") -> BLEU:
     return BLEU(tokenize=tokenize)
 
 
-CORPUS_METRICS = frozenset({"chrf", "bleu"})  # summary metric names computed on the corpus, not per item
+REFERENCE_CHRF = "reference_chrf"  # chrF of open-ended answers against reference answers (a weak signal)
+CORPUS_METRICS = frozenset({"chrf", "bleu", REFERENCE_CHRF})  # summary metrics computed on the corpus, not per item
 
 
 def corpus_metric(name: str, language: str | None = None, tokenize: str | None = None) -> CHRF | BLEU | None:
@@ -70,7 +72,7 @@ def corpus_metric(name: str, language: str | None = None, tokenize: str | None =
 
     Reports recompute and compare corpus scores from the per-item records, so they must use the very
     metric the evaluation used: the same shared object and BLEU's tokeniser chosen by the same language."""
-    if name == "chrf":
+    if name in ("chrf", REFERENCE_CHRF):
         return chrf_metric()
     if name == "bleu":
         return bleu_metric(tokenize or bleu_tokenizer(language))

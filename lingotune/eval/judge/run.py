@@ -18,6 +18,8 @@ from typing import Any
 from lingotune.core.context import RunContext
 from lingotune.core.errors import DataError
 from lingotune.core.progress import console
+from lingotune.eval.answer_checks import check_answer, check_metrics
+from lingotune.eval.answers_file import Answers, load_answers, read_jsonl
 from lingotune.eval.bootstrap import bootstrap_ci
 from lingotune.eval.fidelity import detect_language, language_matches
 from lingotune.eval.judge.ask import CHOICE_FORMAT, RATING_FORMAT, ask_judge
@@ -28,18 +30,7 @@ from lingotune.eval.judge.prompts import load_judge_prompts
 from lingotune.eval.judge.single import Question, single_messages, single_prompt, use_reference
 from lingotune.inference.backends import ChatBackend, RequestCache, make_backend
 
-Answers = dict[str, list[str]]
-
-
-def _jsonl(path: str | Path) -> list[dict[str, Any]]:
-    rows = []
-    for line_no, line in enumerate(Path(path).read_text(encoding="utf-8").splitlines(), 1):
-        if line.strip():
-            try:
-                rows.append(json.loads(line))
-            except json.JSONDecodeError as exc:
-                raise DataError(str(path), str(line_no), f"not valid JSON ({exc.msg})") from None
-    return rows
+__all__ = ["load_answers", "load_questions", "run_judge", "task_entry"]
 
 
 def load_questions(path: str | Path, max_items: int | None = None,
@@ -47,7 +38,7 @@ def load_questions(path: str | Path, max_items: int | None = None,
     """MT-Bench question.jsonl, the first ``max_items`` in file order, with reference answers attached."""
     refs = load_answers(reference_answers) if reference_answers else {}
     questions = []
-    for row in _jsonl(path)[:max_items]:
+    for row in read_jsonl(path)[:max_items]:
         where = str(row.get("question_id", "?"))
         if not isinstance(row.get("turns"), list) or "question_id" not in row:
             raise DataError(str(path), where, "an MT-Bench question needs question_id and turns")
@@ -55,17 +46,6 @@ def load_questions(path: str | Path, max_items: int | None = None,
         questions.append(Question(qid, str(row.get("category", "general")), [str(t) for t in row["turns"]],
                                   refs.get(qid) or [str(r) for r in row.get("reference") or []]))
     return questions
-
-
-def load_answers(path: str | Path) -> Answers:
-    """FastChat model_answer / reference_answer JSONL (``choices[0].turns``), or plain ``{question_id, turns}``."""
-    answers: Answers = {}
-    for row in _jsonl(path):
-        turns = row["choices"][0]["turns"] if row.get("choices") else row.get("turns")
-        if not isinstance(turns, list):
-            raise DataError(str(path), str(row.get("question_id", "?")), "an answer needs choices[0].turns or turns")
-        answers[str(row["question_id"])] = [str(t) for t in turns]
-    return answers
 
 
 def write_answers(path: Path, answers: Answers, model_id: str) -> None:
@@ -209,6 +189,23 @@ def summarize_pairwise(records: list[dict[str, Any]], resamples: int) -> dict[st
             **rates, "win_rate_adjusted": adjusted}
 
 
+def check_judge_answers(questions: list[Question], answers: Answers, turns: list[int],
+                        resamples: int) -> dict[str, Any]:
+    """Echo / loop / too-short checks of the answers being judged (per question and turn), like every
+    open-ended task's: a judge offline may be too weak to notice an answer that copies the question."""
+    records, checked = [], []
+    for q in questions:
+        for turn in turns:
+            if len(q.turns) >= turn and len(answers.get(q.id, [])) >= turn:
+                check = check_answer(q.turns[turn - 1], answers[q.id][turn - 1])
+                checked.append(check)
+                records.append({"id": f"{q.id}/{turn}", "prompt": q.turns[turn - 1],
+                                "output": answers[q.id][turn - 1], "reference": "", "scores": check.scores(),
+                                "echo_share": check.echo_share, "loop_share": check.loop_share})
+    metrics, extra = check_metrics(checked, resamples) if checked else ({}, {})
+    return {"metrics": metrics, **extra.get("answer_checks", {}), "records": records}
+
+
 def run_judge(spec: JudgeSpec, out_dir: str | Path, *, model_backend: ChatBackend | None = None,
               judge_backend: ChatBackend | None = None, baseline: Answers | None = None,
               cache: RequestCache | None = None, model_name: str = "model") -> dict[str, Any]:
@@ -231,6 +228,9 @@ def run_judge(spec: JudgeSpec, out_dir: str | Path, *, model_backend: ChatBacken
                                "judge": judge.identity, "judge_prompts": next(iter(prompts.values())).source,
                                "questions": spec.questions, "n_questions": len(questions), "turns": spec.turns,
                                "answer_failures": failed_answers, "date": time.strftime("%Y-%m-%d %H:%M:%S")}
+    checks = check_judge_answers(questions, answers, spec.turns, spec.bootstrap_resamples)
+    _write_jsonl(out_dir / "checks.jsonl", checks.pop("records"))
+    summary["answer_checks"] = checks
     if spec.mode in ("single", "both"):
         single = judge_single(spec, judge, prompts, questions, answers)
         _write_jsonl(out_dir / "single.jsonl", single)
@@ -266,6 +266,7 @@ def task_entry(summary: dict[str, Any]) -> dict[str, Any]:
     for name in ("win_rate", "tie_rate", "loss_rate", "win_rate_adjusted"):
         if summary.get("pairwise", {}).get(name):
             metrics[name] = summary["pairwise"][name]
+    metrics.update((summary.get("answer_checks") or {}).get("metrics") or {})
     return {"kind": "judge", "language": summary["language"], "n": summary["n_questions"], "metrics": metrics,
             "retention": False, "complete": summary["complete"]}
 

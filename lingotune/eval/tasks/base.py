@@ -17,6 +17,7 @@ from lingotune.core.schema import DataFile
 from lingotune.data.example import Example
 from lingotune.data.loaders import load_examples
 from lingotune.data.mix import sample
+from lingotune.data.recipe_builders.base import with_system
 
 EVAL_SAMPLE_SEED = 0  # evaluation items never depend on the training seed
 
@@ -54,12 +55,18 @@ class TaskSpec(DataFile):
     protocol: Literal["direct", "two_turn", "plug"] = "direct"  # X-CIT inference protocols (methods.md §1.3)
     cue: str | None = None
     target_label: str | None = None
+    system: str | None = Field(default=None, min_length=1)  # a system turn first, as the task's training data had
+
+    def file_fields(self) -> list[str]:
+        return ["path"]
 
     def load_items(self, language_names: dict[str, str] | None = None) -> list[EvalItem]:
         examples = load_examples(self.path, self.format, self.language, source_language=self.source_language)
         if self.max_items and self.max_items < len(examples):
             examples = sample(examples, self.max_items, EVAL_SAMPLE_SEED)
         built, references = self.build(examples, language_names or {})
+        if self.system:
+            built = with_system(built, self.system)
         return [EvalItem(str(e.meta.get("id", e.meta.get("index", i))), e.prompt_messages, ref, e.meta)
                 for i, (e, ref) in enumerate(zip(built, references, strict=True))]
 
