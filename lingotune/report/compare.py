@@ -23,7 +23,17 @@ from lingotune.core.errors import LingotuneError
 from lingotune.core.layout import RunLayout
 from lingotune.report.document import Block, Heading, Image, Para, Table, duration, render_html, render_markdown
 from lingotune.report.estimates import Estimate, retention
-from lingotune.report.paired import Comparison, Side, compare, delta_cell, explain, verdict, versus_cell
+from lingotune.report.paired import (
+    Comparison,
+    Side,
+    compare,
+    delta_cell,
+    explain,
+    higher_is_better,
+    task_verdicts,
+    verdict,
+    versus_cell,
+)
 from lingotune.report.plots import Series, metric_bars_png
 from lingotune.report.run_files import DASH, load_stage_summary, run_info, stage_names
 
@@ -126,14 +136,19 @@ def _results(runs: list[RunColumn], baseline: RunColumn) -> tuple[list[Block], l
                *[f"{r.label} vs {baseline.label}" for r in others]]
     rows: list[list[Any]] = []
     compared: list[tuple[str, Comparison | None]] = []
+    # per other run, per task: {metric: comparison}, so each task's verdicts get the open-ended guard
+    pairs_of = [{task: {m: versus(baseline, r, task, m) for t, m in keys if t == task}
+                 for task in dict.fromkeys(t for t, _ in keys)} for r in others]
+    verdicts = [{task: task_verdicts(by_metric) for task, by_metric in run_pairs.items()} for run_pairs in pairs_of]
     for task, metric in keys:
         entry = next((r.tasks[task] for r in runs if task in r.tasks), {})
         scale = " (1–10)" if metric in ONE_TO_TEN else ""
         values = [r.estimate(task, metric) for r in runs]
-        pairs = [(task, versus(baseline, r, task, metric)) for r in others]
-        compared += pairs
+        cells = [(run_pairs[task][metric], run_verdicts[task][metric])
+                 for run_pairs, run_verdicts in zip(pairs_of, verdicts, strict=True)]
+        compared += [(task, c) for c, _ in cells]
         rows.append([task, str(entry.get("language") or DASH), metric + scale, *map(_fmt, values),
-                     *(versus_cell(c) for _, c in pairs)])
+                     *(versus_cell(c, v) for c, v in cells)])
         if entry.get("retention") is True:
             kept = [retention(r.estimate(task, metric, r.base_tasks), r.estimate(task, metric)) if r.base_tasks
                     else DASH for r in runs]
@@ -146,14 +161,17 @@ def _results(runs: list[RunColumn], baseline: RunColumn) -> tuple[list[Block], l
 
 
 def best_per_metric(runs: list[RunColumn], keys: list[tuple[str, str]]) -> list[Block]:
-    """Which column scored highest on each metric, and whether it is better than the runner-up (paired Δ).
+    """Which column scored best on each metric, and whether it is better than the runner-up (paired Δ).
 
-    Every metric lingotune reports is higher-is-better (F1, EM, chrF, BLEU, fidelity, judge score)."""
+    Best is highest for scores (F1, EM, chrF, BLEU, fidelity, judge score) and lowest for failure rates
+    (echo, loop, too_short); answer length has no best and is left out."""
     rows: list[list[Any]] = []
     compared: list[tuple[str, Comparison | None]] = []
     for task, metric in keys:
+        if (higher := higher_is_better(metric)) is None:
+            continue
         scored = sorted(((e, r) for r in runs if (e := r.estimate(task, metric)) is not None),
-                        key=lambda pair: pair[0].value, reverse=True)
+                        key=lambda pair: pair[0].value, reverse=higher)
         if len(scored) < 2:
             continue
         (best, best_run), (second, second_run) = scored[:2]

@@ -6,14 +6,16 @@ than a 5 % test (two intervals can overlap while the CI of the difference exclud
 were reported as noise. Here Δ = B − A gets its own bootstrap CI, both systems resampled on the same item
 indices (Koehn 2004; sacrebleu's ``--paired-bs``):
 
-* per-item metrics (F1, EM, fidelity, the judge's 1–10 score): the per-item differences are bootstrapped;
-  fidelity over the items classified in both (an answer too short to classify has no score);
+* per-item metrics (F1, EM, fidelity, the judge's 1–10 score, the echo/loop/too-short flags of open-ended
+  answers): the per-item differences are bootstrapped; fidelity over the items classified in both (an
+  answer too short to classify, or for the headline fidelity not a real answer, has no score);
 * corpus metrics (chrF, BLEU): each system's sufficient statistics are summed on the same resamples and
   both corpus scores recomputed and subtracted (``bootstrap.paired_corpus_delta``), with translation.py's
   metric objects and BLEU tokeniser, so the numbers are the evaluation's own.
 
 Everything is recomputed at report time from ``eval/<stage>/<task>.jsonl`` (the judge's from
-``eval/<stage>/judge/single.jsonl``), so run folders written before this module get paired verdicts too.
+``eval/<stage>/judge/single.jsonl`` and ``checks.jsonl``), so run folders written before this module get
+paired verdicts too.
 Where pairing is impossible (no records, ids that differ, records that do not reproduce the summary's value)
 the comparison is "unpaired", says why, and the verdict falls back to the two summary CIs: a difference
 only when they do not overlap. Reports never fail on it.
@@ -28,12 +30,13 @@ from typing import Any
 
 import numpy as np
 
+from lingotune.eval.answer_checks import CHECK_METRICS, RATE_METRICS
 from lingotune.eval.bootstrap import paired_bootstrap_delta, paired_corpus_delta
-from lingotune.eval.translation import CORPUS_METRICS, corpus_metric
+from lingotune.eval.translation import CORPUS_METRICS, REFERENCE_CHRF, corpus_metric
 from lingotune.report.run_files import DASH, is_number, load_items
 
 __all__ = ["BETTER", "WORSE", "NO_CLEAR_DIFFERENCE", "VERDICTS", "Side", "Comparison", "compare", "verdict",
-           "delta_cell", "versus_cell", "explain"]
+           "task_verdicts", "higher_is_better", "delta_cell", "versus_cell", "explain"]
 
 BETTER, WORSE, NO_CLEAR_DIFFERENCE = "better", "worse", "no clear difference"
 VERDICTS = (BETTER, WORSE, NO_CLEAR_DIFFERENCE)
@@ -41,7 +44,13 @@ CONFIDENCE = 0.95
 SEED = 0  # fixed: a report rebuilt from the same records shows the same intervals
 DEFAULT_RESAMPLES = 1000
 TOLERANCE = 0.05  # records must reproduce the summary's value to half the displayed precision
-PER_ITEM_SCALE = {"fidelity": 100.0}  # per-item records hold 0/1, summaries 0–100
+# per-item records hold 0/1, summaries 0–100 (% of answers)
+PER_ITEM_SCALE = {name: 100.0 for name in ("fidelity", "fidelity_raw", *RATE_METRICS)}
+LOWER_IS_BETTER = frozenset(RATE_METRICS)  # echo, loop, too_short: % of answers that are not answers
+NO_DIRECTION = frozenset({"answer_chars"})  # longer is not better: the verdict says which way it moved
+HIGHER, LOWER = "higher", "lower"
+# An open-ended task whose answers echo or loop more is worse, whatever its other metrics do (issue 10).
+GUARDS = ("echo", "loop")
 
 Interval = tuple[float, float, float]  # value, low, high (low = high = value when no CI was recorded)
 
@@ -74,6 +83,7 @@ class Comparison:
     resamples: int = 0
     subset: str = ""  # "classified in both" when only part of the items has a score in both systems
     unpaired: str | None = None
+    metric: str = ""  # its direction decides the verdict: see LOWER_IS_BETTER, NO_DIRECTION
 
     @property
     def paired(self) -> bool:
@@ -92,22 +102,46 @@ def interval(entry: dict[str, Any] | None, metric: str) -> Interval | None:
     return value, float(low) if is_number(low) else value, float(high) if is_number(high) else value
 
 
-def _decide(low: float, high: float) -> str:
-    return BETTER if low > 0 else WORSE if high < 0 else NO_CLEAR_DIFFERENCE
+def _decide(low: float, high: float, metric: str = "") -> str:
+    if metric in NO_DIRECTION:
+        return HIGHER if low > 0 else LOWER if high < 0 else NO_CLEAR_DIFFERENCE
+    up, down = (WORSE, BETTER) if metric in LOWER_IS_BETTER else (BETTER, WORSE)
+    return up if low > 0 else down if high < 0 else NO_CLEAR_DIFFERENCE
+
+
+def higher_is_better(metric: str) -> bool | None:
+    """True for scores (F1, chrF, fidelity, judge score), False for failure rates, None for lengths."""
+    return None if metric in NO_DIRECTION else metric not in LOWER_IS_BETTER
 
 
 def verdict(comparison: Comparison | None) -> str:
     """The verdict of every report: "better"/"worse" when the 95 % CI of Δ excludes 0, else "no clear difference".
 
-    An unpaired comparison has no CI of Δ; the widest Δ the two summary CIs allow stands in for it, which
-    excludes 0 exactly when they do not overlap (touching intervals are no difference). "—": nothing to compare.
+    For failure rates (echo, loop, too_short) a rise is "worse"; for answer length, which has no better
+    direction, the verdict is "higher"/"lower". An unpaired comparison has no CI of Δ; the widest Δ the two
+    summary CIs allow stands in for it, which excludes 0 exactly when they do not overlap (touching
+    intervals are no difference). "—": nothing to compare.
     """
     if comparison is None:
         return DASH
     if comparison.paired and comparison.low is not None and comparison.high is not None:
-        return _decide(comparison.low, comparison.high)
+        return _decide(comparison.low, comparison.high, comparison.metric)
     (_, a_low, a_high), (_, b_low, b_high) = comparison.before, comparison.after
-    return _decide(b_low - a_high, b_high - a_low)
+    return _decide(b_low - a_high, b_high - a_low, comparison.metric)
+
+
+def task_verdicts(comparisons: dict[str, Comparison | None]) -> dict[str, str]:
+    """The verdict of each metric of one task, with the open-ended guard applied.
+
+    When the echo or loop rate rose beyond its CI, every score of that task (fidelity, chrF, the judge's
+    rating) is "worse (echo rate rose)": an answer that copies the prompt or loops is in the right language
+    and may even overlap a reference, so those scores cannot vouch for the model."""
+    verdicts = {metric: verdict(c) for metric, c in comparisons.items()}
+    risen = [name for name in GUARDS if verdicts.get(name) == WORSE]
+    if not risen:
+        return verdicts
+    why = f"{WORSE} ({' and '.join(risen)} rate rose)"
+    return {metric: why if higher_is_better(metric) and v != WORSE else v for metric, v in verdicts.items()}
 
 
 def _signed(value: float | None) -> str:
@@ -123,9 +157,13 @@ def delta_cell(comparison: Comparison | None) -> str:
     return f"{_signed(comparison.delta)} (unpaired: {comparison.unpaired})"
 
 
-def versus_cell(comparison: Comparison | None) -> str:
-    """Δ with its CI and the verdict in one cell, for tables with one column per compared system."""
-    return DASH if comparison is None else f"{delta_cell(comparison)} {verdict(comparison)}"
+def versus_cell(comparison: Comparison | None, shown_verdict: str | None = None) -> str:
+    """Δ with its CI and the verdict in one cell, for tables with one column per compared system.
+
+    ``shown_verdict``: the task's guarded verdict (``task_verdicts``) when it differs from the metric's own."""
+    if comparison is None:
+        return DASH
+    return f"{delta_cell(comparison)} {shown_verdict or verdict(comparison)}"
 
 
 # --------------------------------------------------------------------------- pairing the records
@@ -150,10 +188,11 @@ def _values(side: Side, task: str, metric: str) -> dict[str, float | None] | str
 
     The mean of the scored values must give the summary's value: a check that the records are the ones
     the summary was computed from (and on its scale)."""
-    judge = _is_judge(side)
+    checks = _is_judge(side) and metric in CHECK_METRICS  # the judge's answers, checked: judge/checks.jsonl
+    judge = _is_judge(side) and not checks
     if judge and metric != "judge_score":
         return f"{metric} has no per-item records to pair"
-    records = load_items(side.run_dir, side.stage, "judge/single" if judge else task)
+    records = load_items(side.run_dir, side.stage, "judge/single" if judge else "judge/checks" if checks else task)
     if not records:
         return f"no per-item records for {side.name}"
     values: dict[str, float | None] = {}
@@ -199,11 +238,12 @@ def _per_item(a: Side, b: Side, task: str, metric: str, resamples: int) -> dict[
         return f"{len(ids)} item(s) scored in both"
     delta, low, high = paired_bootstrap_delta([values_a[k] for k in ids], [values_b[k] for k in ids],  # type: ignore[misc]
                                               n_resamples=resamples, confidence=CONFIDENCE, seed=SEED)
-    subset = "" if len(ids) == len(values_a) else "classified in both" if metric == "fidelity" else "scored in both"
+    subset = ("" if len(ids) == len(values_a) else "real answers classified in both" if metric == "fidelity"
+              else "classified in both" if metric == "fidelity_raw" else "scored in both")
     return {"delta": delta, "low": low, "high": high, "n": len(ids), "subset": subset}
 
 
-def _texts(side: Side, task: str) -> dict[str, tuple[str, str]] | str:
+def _texts(side: Side, task: str, metric: str) -> dict[str, tuple[str, str]] | str:
     """(output, reference) by id, or why not: corpus metrics are recomputed from the texts themselves."""
     records = load_items(side.run_dir, side.stage, task)
     if not records:
@@ -216,11 +256,13 @@ def _texts(side: Side, task: str) -> dict[str, tuple[str, str]] | str:
         if key in texts:
             return f"id {key} twice in {side.name}'s records"
         texts[key] = (output, reference)
+    if metric == REFERENCE_CHRF:  # only some items have a reference answer
+        texts = {k: v for k, v in texts.items() if v[1]}
     return texts
 
 
 def _corpus(a: Side, b: Side, task: str, metric: str, resamples: int) -> dict[str, Any] | str:
-    texts_a, texts_b = _texts(a, task), _texts(b, task)
+    texts_a, texts_b = _texts(a, task, metric), _texts(b, task, metric)
     for texts in (texts_a, texts_b):
         if isinstance(texts, str):
             return texts
@@ -242,7 +284,8 @@ def _corpus(a: Side, b: Side, task: str, metric: str, resamples: int) -> dict[st
             return reason
     delta, low, high = paired_corpus_delta(hyps_a, hyps_b, refs, scorer, n_resamples=resamples,
                                            confidence=CONFIDENCE, seed=SEED)
-    return {"delta": delta, "low": low, "high": high, "n": len(ids), "subset": ""}
+    return {"delta": delta, "low": low, "high": high, "n": len(ids),
+            "subset": "with a reference" if metric == REFERENCE_CHRF else ""}
 
 
 def compare(a: Side, b: Side, task: str, metric: str) -> Comparison | None:
@@ -260,9 +303,9 @@ def compare(a: Side, b: Side, task: str, metric: str) -> Comparison | None:
     except Exception as err:  # anything odd in a records file: unpaired, never a crash
         result = f"records could not be paired ({type(err).__name__}: {err})"
     if isinstance(result, str):
-        return Comparison(before, after, after[0] - before[0], unpaired=result)
+        return Comparison(before, after, after[0] - before[0], unpaired=result, metric=metric)
     return Comparison(before, after, result["delta"], result["low"], result["high"], result["n"], resamples,
-                      result["subset"])
+                      result["subset"], metric=metric)
 
 
 def explain(comparisons: Iterable[tuple[str, Comparison | None]], delta: str) -> str:

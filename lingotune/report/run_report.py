@@ -36,7 +36,7 @@ from lingotune.report.document import (  # noqa: F401  (re-exported: the report'
     render_markdown,
 )
 from lingotune.report.estimates import Estimate, retention  # noqa: F401  (re-exported)
-from lingotune.report.paired import Comparison, Side, compare, delta_cell, explain, verdict, versus_cell
+from lingotune.report.paired import Comparison, Side, compare, delta_cell, explain, task_verdicts, versus_cell
 from lingotune.report.plots import Series, loss_curve_png, metric_bars_png
 from lingotune.report.run_files import (  # noqa: F401  (re-exported for callers of the report module)
     DASH,
@@ -182,10 +182,12 @@ def _headline(run: RunData) -> list[Block]:
     compared: list[tuple[str, Comparison | None]] = []
     for task in run.tasks(run.compared):
         metrics = run.metrics(task, run.compared)
-        for metric in metrics:
+        comparisons = {metric: run.compare(before, after, task, metric) for metric in metrics}
+        verdicts = task_verdicts(comparisons)
+        for metric, c in comparisons.items():
             b, a = run.estimate(before, task, metric), run.estimate(after, task, metric)
-            compared.append((task, c := run.compare(before, after, task, metric)))
-            rows.append([*_task_cells(run, task), metric, _fmt(b), _fmt(a), delta_cell(c), verdict(c)])
+            compared.append((task, c))
+            rows.append([*_task_cells(run, task), metric, _fmt(b), _fmt(a), delta_cell(c), verdicts[metric]])
         if run.task_field(task, "retention") is True:
             for metric in metrics:
                 b, a = run.estimate(before, task, metric), run.estimate(after, task, metric)
@@ -194,7 +196,7 @@ def _headline(run: RunData) -> list[Block]:
     headers = ["Task", "Language", "Kind", "Metric", f"Before ({before})", f"After ({after})", "Δ [95 % CI]", "Verdict"]
     note = Para("Values are on a 0–100 scale (judge_score 1–10) with bootstrap 95 % CIs in brackets. "
                 + explain(compared, f"{after} − {before}") + " English retention = after / before × 100 %.")
-    return blocks + [Table(headers, rows), note, *_unclassified_note(run)]
+    return blocks + [Table(headers, rows), note, *_unclassified_note(run), *_answer_checks_note(run)]
 
 
 def _unclassified_note(run: RunData) -> list[Block]:
@@ -212,6 +214,33 @@ def _unclassified_note(run: RunData) -> list[Block]:
     return [Para("Answers too short to classify their language (left out of fidelity): " + "; ".join(parts) + ".")]
 
 
+def _answer_checks_note(run: RunData) -> list[Block]:
+    """What echo / loop / too_short mean, and their counts per stage, under the table that shows their rates."""
+    parts, thresholds = [], None
+    for task in run.tasks(run.compared):
+        entries = [(stage, (run.entry(stage, task) or {}).get("answer_checks")) for stage in run.compared]
+        shown = [(stage, c) for stage, c in entries if isinstance(c, dict)]
+        if not shown:
+            continue
+        thresholds = thresholds or shown[0][1].get("thresholds")
+        parts.append(f"{task} (" + "; ".join(
+            f"{stage}: {c.get('n_echo', DASH)} echo, {c.get('n_loop', DASH)} loop, {c.get('n_too_short', DASH)} "
+            f"too short, {c.get('n_real', DASH)} real, length p10/p50/p90 "
+            + "/".join(DASH if q is None else f"{q:g}" for q in c.get("answer_chars_p10_p50_p90") or [None] * 3)
+            for stage, c in shown) + ")")
+    if not parts:
+        return []
+    t = thresholds or {}
+    return [Para(
+        "Open-ended answers are checked before their language counts: echo = mostly copied from the prompt "
+        f"(≥ {t.get('echo', '?')} of its characters in runs of 3 words, or 5 characters of unspaced scripts, "
+        f"found in the prompt), loop = ≥ {t.get('loop', '?')} of its 4-grams repeat an earlier one, "
+        f"too_short = under {t.get('min_words', '?')} words. echo, loop and too_short are % of answers "
+        "(lower is better; a rise of echo or loop beyond its CI makes the task's other verdicts 'worse'); "
+        "answer_chars is the mean length in non-space characters. fidelity counts only real answers (none "
+        "of the three), fidelity_raw every classifiable answer. Counts: " + "; ".join(parts) + ".")]
+
+
 def _stage_table(run: RunData) -> list[Block]:
     """All stages side by side, each against the base (paired Δ, verdict), for runs with intermediate stages."""
     if len(run.stages) <= 2:
@@ -221,11 +250,13 @@ def _stage_table(run: RunData) -> list[Block]:
     rows: list[list[Cell | str]] = []
     compared: list[tuple[str, Comparison | None]] = []
     for task in run.tasks(run.stages):
-        for metric in run.metrics(task, run.stages):
-            versus = [(task, run.compare(base, s, task, metric)) for s in later]
-            compared += versus
+        metrics = run.metrics(task, run.stages)
+        by_stage = {s: {m: run.compare(base, s, task, m) for m in metrics} for s in later}
+        verdicts = {s: task_verdicts(by_stage[s]) for s in later}
+        for metric in metrics:
+            compared += [(task, by_stage[s][metric]) for s in later]
             rows.append([task, metric, *(_fmt(run.estimate(s, task, metric)) for s in run.stages),
-                         *(versus_cell(c) for _, c in versus)])
+                         *(versus_cell(by_stage[s][metric], verdicts[s][metric]) for s in later)])
     headers = ["Task", "Metric", *run.stages, *(f"{s} vs {base}" for s in later)]
     note = Para(explain(compared, f"stage − {base}"))
     return [Heading("Per-stage results"), Table(headers, rows), note]
