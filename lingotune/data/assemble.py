@@ -13,7 +13,7 @@ def build_source_examples(data: DataSpec, ctx: BuildContext) -> dict[str, list[E
     """Each source's built (and capped) examples, by source name."""
     per_source: dict[str, list[Example]] = {}
     for source in data.sources:
-        examples = source.build(source.load(), ctx)
+        examples = source.built(ctx)
         if source.max_examples and source.max_examples < len(examples):
             examples = sample(examples, source.max_examples, ctx.seed)
         per_source[source.name] = examples

@@ -2,7 +2,8 @@
 
 Every data source loads and its builder builds (templates format, required files and fields exist),
 each training section mixes, every evaluation task loads its items, the judge's questions load; and,
-with the base model's tokenizer only, how many examples of each source exceed ``train.max_length``.
+with the base model's tokenizer only, how many examples of each source exceed ``train.max_length``,
+and how many training answers copy their prompt.
 ``lingotune run --dry-run`` prints it; a normal run does the same first, so no data or builder error
 can surface after minutes of evaluation.
 """
@@ -29,6 +30,7 @@ class SourceCheck:
     examples: int
     max_length: int
     too_long: int | None = None  # None until the tokenizer counted
+    echoes: int = 0  # answers mostly copied from their prompt (extractive QA: all, by design)
 
 
 @dataclass
@@ -61,10 +63,11 @@ def check_data(recipe: Recipe) -> CheckResult:
         per_source: dict[str, list[Example]] = {}
         for i, source in enumerate(data.sources):
             where = (*loc, "sources", i)
-            built = _guard(recipe, where, lambda s=source: s.build(s.load(), ctx))
+            built = _guard(recipe, where, lambda s=source: s.built(ctx))
             if not built:
                 raise RecipeError(f"{recipe.where(where)}: data source {source.name!r} builds no example")
-            check = SourceCheck(section, source.name, source.builder, len(built), spec.max_length if spec else 0)
+            check = SourceCheck(section, source.name, source.builder, len(built), spec.max_length if spec else 0,
+                                echoes=count_echoes(built))
             result.sources.append(check)
             result.built.append((check, built))
             per_source[source.name] = built
@@ -82,6 +85,13 @@ def check_data(recipe: Recipe) -> CheckResult:
                            lambda: load_questions(judge.questions, judge.max_items))
         result.tasks.append((judge.name, "judge", len(questions)))
     return result
+
+
+def count_echoes(examples: list[Example]) -> int:
+    """Training answers that copy their prompt: what teaches a model to echo (issue 10), shown per source."""
+    from lingotune.data.recipe_builders.base import copies_prompt
+
+    return sum(copies_prompt(e) for e in examples)
 
 
 def count_too_long(result: CheckResult, tokenizer) -> None:

@@ -39,7 +39,7 @@ def plan_table(plan: Plan) -> Table:
 
 def checks_table(result: CheckResult) -> Table:
     table = Table(title="Training data (built without a model; lengths with the base tokenizer)")
-    for column in ("Section", "Source", "Builder", "Examples", "Over max_length"):
+    for column in ("Section", "Source", "Builder", "Examples", "Over max_length", "Answers copying the prompt"):
         table.add_column(column)
     for check in result.sources:
         if check.too_long is None:
@@ -47,7 +47,8 @@ def checks_table(result: CheckResult) -> Table:
         else:
             share = 100 * check.too_long / check.examples if check.examples else 0
             over = f"{check.too_long} ({share:.0f} %) > {check.max_length}"
-        table.add_row(check.section, check.name, check.builder, str(check.examples), over)
+        echoes = f"{check.echoes} ({100 * check.echoes / check.examples:.0f} %)" if check.examples else "—"
+        table.add_row(check.section, check.name, check.builder, str(check.examples), over, echoes)
     return table
 
 

@@ -8,7 +8,7 @@ recipe is loaded, not when training starts.
 
 from __future__ import annotations
 
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from typing import ClassVar
 
 from pydantic import Field
@@ -17,6 +17,7 @@ from lingotune.core.registry import Registry
 from lingotune.core.schema import DataFile
 from lingotune.data.example import Example
 from lingotune.data.loaders import load_examples
+from lingotune.language.echo_loop import ECHO_THRESHOLD, echo_share
 
 
 @dataclass(frozen=True)
@@ -33,6 +34,14 @@ class SourceSpec(DataFile):
     builder_name: ClassVar[str] = ""
     weight: float = Field(default=1.0, ge=0)
     max_examples: int | None = Field(default=None, gt=0)
+    # Leave out examples whose answer is mostly copied from their prompt ("fix the grammar: …", "repeat
+    # after me"): a model trained on them learns to echo (issue 10). The pre-flight check counts them.
+    drop_prompt_copies: bool = False
+    # A system turn put first on every example of the source (an existing one is replaced). Tagging the
+    # copying tasks (translation, extractive QA) with their own system prompt keeps their "reproduce the
+    # input" behaviour apart from open chat under the model's default system prompt, as tagged
+    # back-translation keeps synthetic data apart (Caswell et al. 2019). Evaluate with the same ``system``.
+    system: str | None = Field(default=None, min_length=1)
 
     def file_fields(self) -> list[str]:
         """Fields that name files, resolved against the recipe's folder when the recipe is loaded."""
@@ -44,6 +53,25 @@ class SourceSpec(DataFile):
 
     def build(self, examples: list[Example], ctx: BuildContext) -> list[Example]:
         return examples
+
+    def built(self, ctx: BuildContext) -> list[Example]:
+        """Loaded, built by the builder, and without prompt copies when asked: what the mix draws from."""
+        examples = self.build(self.load(), ctx)
+        if self.system:
+            examples = with_system(examples, self.system)
+        return [e for e in examples if not copies_prompt(e)] if self.drop_prompt_copies else examples
+
+
+def with_system(examples: list[Example], system: str) -> list[Example]:
+    """Each example with ``system`` as its first turn, replacing any system turn it had."""
+    return [replace(e, messages=[{"role": "system", "content": system},
+                                 *(m for m in e.messages if m["role"] != "system")]) for e in examples]
+
+
+def copies_prompt(example: Example) -> bool:
+    """The answer is mostly copied from the last user turn (short spans included: an extractive answer is)."""
+    users = [m["content"] for m in example.prompt_messages if m["role"] == "user"]
+    return echo_share(users[-1] if users else "", example.response or "") >= ECHO_THRESHOLD
 
 
 BUILDERS: Registry = Registry("builder", "builder", "builder_name")

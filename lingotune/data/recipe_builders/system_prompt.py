@@ -4,13 +4,12 @@ replaced, so a source never carries two)."""
 
 from __future__ import annotations
 
-from dataclasses import replace
 from typing import Literal
 
 from pydantic import Field
 
 from lingotune.data.example import Example
-from lingotune.data.recipe_builders.base import BuildContext, SourceSpec, register
+from lingotune.data.recipe_builders.base import BuildContext, SourceSpec, register, with_system
 
 
 @register
@@ -19,5 +18,4 @@ class SystemPromptSource(SourceSpec):
     system: str = Field(min_length=1)
 
     def build(self, examples: list[Example], ctx: BuildContext) -> list[Example]:
-        return [replace(e, messages=[{"role": "system", "content": self.system},
-                                     *(m for m in e.messages if m["role"] != "system")]) for e in examples]
+        return with_system(examples, self.system)
