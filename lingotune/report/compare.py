@@ -149,7 +149,7 @@ def _results(runs: list[RunColumn], baseline: RunColumn) -> tuple[list[Block], l
         compared += [(task, c) for c, _ in cells]
         rows.append([task, str(entry.get("language") or DASH), metric + scale, *map(_fmt, values),
                      *(versus_cell(c, v) for c, v in cells)])
-        if entry.get("retention") is True:
+        if entry.get("retention") is True and higher_is_better(metric):
             kept = [retention(r.estimate(task, metric, r.base_tasks), r.estimate(task, metric)) if r.base_tasks
                     else DASH for r in runs]
             rows.append([f"English retention ({task})", str(entry.get("language") or DASH),

@@ -36,7 +36,16 @@ from lingotune.report.document import (  # noqa: F401  (re-exported: the report'
     render_markdown,
 )
 from lingotune.report.estimates import Estimate, retention  # noqa: F401  (re-exported)
-from lingotune.report.paired import Comparison, Side, compare, delta_cell, explain, task_verdicts, versus_cell
+from lingotune.report.paired import (
+    Comparison,
+    Side,
+    compare,
+    delta_cell,
+    explain,
+    higher_is_better,
+    task_verdicts,
+    versus_cell,
+)
 from lingotune.report.plots import Series, loss_curve_png, metric_bars_png
 from lingotune.report.run_files import (  # noqa: F401  (re-exported for callers of the report module)
     DASH,
@@ -189,7 +198,7 @@ def _headline(run: RunData) -> list[Block]:
             compared.append((task, c))
             rows.append([*_task_cells(run, task), metric, _fmt(b), _fmt(a), delta_cell(c), verdicts[metric]])
         if run.task_field(task, "retention") is True:
-            for metric in metrics:
+            for metric in filter(higher_is_better, metrics):  # a ratio of failure rates or lengths means nothing
                 b, a = run.estimate(before, task, metric), run.estimate(after, task, metric)
                 rows.append([f"English retention ({task})", *_task_cells(run, task)[1:2], "retention",
                              metric, "", retention(b, a), "", ""])
