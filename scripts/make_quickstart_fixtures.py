@@ -185,16 +185,23 @@ def make_mt_bench_x(shared: Path, out: Path) -> dict[str, Any]:
         copy(shared / "mt_bench_x" / folder / "question.jsonl", dst)
         lines = dst.read_text("utf-8").splitlines()
         counts[f"mt_bench_x/question.{lang}.jsonl"] = sum(1 for line in lines if line.strip())
+        refs = out / "mt_bench_x" / f"reference_answer.{lang}.jsonl"
+        copy(shared / "mt_bench_x" / folder / "reference_answer_gpt-4.jsonl", refs)
+        counts[refs.relative_to(out).as_posix()] = sum(1 for line in refs.read_text("utf-8").splitlines() if line)
     copy(shared / "mt_bench_x" / "LICENSE-Apache-2.0.txt", out / "mt_bench_x" / "LICENSE-Apache-2.0.txt")
-    write_text(out / "mt_bench_x" / "README.md", f"""# MT-Bench-X questions (Spanish, English)
+    write_text(out / "mt_bench_x" / "README.md", f"""# MT-Bench-X questions and reference answers (Spanish, English)
 
 Origin: `{MT_BENCH_X_ORIGIN}`, `question.jsonl` of the ES and EN folders, copied byte for
 byte as `question.es.jsonl` ({counts["mt_bench_x/question.es.jsonl"]} questions) and `question.en.jsonl`
 ({counts["mt_bench_x/question.en.jsonl"]} questions); 8 categories, 2 turns per question, ids such as
 `81_ES`. The Spanish questions are the corrected translations.
+`reference_answer/gpt-4.jsonl` of the same folders, byte for byte, as `reference_answer.es.jsonl` and
+`reference_answer.en.jsonl`: GPT-4's answers to the {counts["mt_bench_x/reference_answer.es.jsonl"]} math, \
+reasoning and coding questions (ids 101–130),
+used by the quickstart as a weak reference-similarity signal (`reference_chrf`).
 Licence: Apache-2.0 (`LICENSE-Apache-2.0.txt`).
 """)
-    return {name: f"{n} questions" for name, n in counts.items()}
+    return {name: f"{n} {'reference answers' if 'reference' in name else 'questions'}" for name, n in counts.items()}
 
 
 def write_index(out: Path, listing: dict[str, str]) -> None:

@@ -12,7 +12,7 @@ titles (never the MT-Bench-X evaluation prompts), and the Self-Instruct English 
 Answers: the embedded default, greedy. Output is committed, so the quickstart does not generate it;
 rerunning writes the same bytes on the same torch build. Usage::
 
-    python scripts/make_self_rehearsal.py [--per-language 240] [--out data/quickstart/self_rehearsal]
+    python scripts/make_self_rehearsal.py [--per-language 240] [--out docs/measurements/issue10/self_rehearsal]
 """
 
 from __future__ import annotations
@@ -60,7 +60,7 @@ def english_prompts(n: int) -> list[str]:
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.split("\n")[0])
     parser.add_argument("--per-language", type=int, default=240)
-    parser.add_argument("--out", type=Path, default=QUICKSTART / "self_rehearsal")
+    parser.add_argument("--out", type=Path, default=REPO / "docs" / "measurements" / "issue10" / "self_rehearsal")
     args = parser.parse_args()
     model_ref = resolve_model(MODEL)
     tokenizer, model = load_tokenizer(model_ref), load_model(model_ref, dtype="auto")

@@ -238,8 +238,9 @@ def _per_item(a: Side, b: Side, task: str, metric: str, resamples: int) -> dict[
         return f"{len(ids)} item(s) scored in both"
     delta, low, high = paired_bootstrap_delta([values_a[k] for k in ids], [values_b[k] for k in ids],  # type: ignore[misc]
                                               n_resamples=resamples, confidence=CONFIDENCE, seed=SEED)
-    subset = ("" if len(ids) == len(values_a) else "real answers classified in both" if metric == "fidelity"
-              else "classified in both" if metric == "fidelity_raw" else "scored in both")
+    real = metric == "fidelity" and any("n_fidelity_real" in (side.entry or {}) for side in (a, b))
+    subset = ("" if len(ids) == len(values_a) else "real answers classified in both" if real
+              else "classified in both" if metric in ("fidelity", "fidelity_raw") else "scored in both")
     return {"delta": delta, "low": low, "high": high, "n": len(ids), "subset": subset}
 
 
