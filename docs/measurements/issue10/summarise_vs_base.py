@@ -27,7 +27,8 @@ for run in map(Path, sys.argv[1:]):
     stages = stage_names(run)
     sums = {s: json.loads((run / "eval" / s / "summary.json").read_text())["tasks"] for s in stages}
     info = json.loads((run / "run_info.json").read_text())
-    print(f"## {run.name} (wall {info.get('wall_time_s', 0) / 60:.1f} min, train tokens {info.get('train_tokens')})\n")
+    wall = info.get("wall_time_s", 0) / 60
+    print(f"## {run.name} (wall {wall:.1f} min, train tokens {info.get('train_tokens')})\n")
     for stage in [s for s in stages if s != "base"]:
         print(f"### {stage} vs base\n\n| task | metric | base | {stage} | Δ [95 % CI] | verdict |\n|---|---|---|---|---|---|")
         for task, entry in sums[stage].items():
