@@ -30,7 +30,8 @@ for run in map(Path, sys.argv[1:]):
     wall = info.get("wall_time_s", 0) / 60
     print(f"## {run.name} (wall {wall:.1f} min, train tokens {info.get('train_tokens')})\n")
     for stage in [s for s in stages if s != "base"]:
-        print(f"### {stage} vs base\n\n| task | metric | base | {stage} | Δ [95 % CI] | verdict |\n|---|---|---|---|---|---|")
+        print(f"### {stage} vs base\n\n| task | metric | base | {stage} | Δ [95 % CI] | verdict |")
+        print("|---|---|---|---|---|---|")
         for task, entry in sums[stage].items():
             b = sums["base"].get(task)
             if b is None:
