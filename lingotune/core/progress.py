@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import os
 import sys
+import time
 from collections.abc import Iterator
 from contextlib import contextmanager
 
@@ -70,16 +71,12 @@ class _LoggedProgress(Progress):
         super().stop()
 
     def _log(self, task_id, final: bool = False) -> None:
-        import time
-
         task = next((t for t in self.tasks if t.id == task_id), None)
         if task is None or not task.total or self.disable:
             return
         fraction = min(task.completed / task.total, 1.0)
         now = time.monotonic()
-        last_time, last_fraction = self._last.get(task_id, (now, 0.0))
-        if task_id not in self._last:
-            self._last[task_id] = (now, 0.0)
+        last_time, last_fraction = self._last.setdefault(task_id, (now, 0.0))
         due = (fraction - last_fraction >= self.EVERY_FRACTION - 1e-9 or now - last_time >= self.EVERY_S
                or (fraction >= 1.0 > last_fraction) or (final and fraction > last_fraction))
         if not due:

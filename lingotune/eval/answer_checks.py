@@ -28,8 +28,11 @@ CHECK_METRICS = ("echo", "loop", "too_short", "answer_chars")  # summary metric 
 RATE_METRICS = ("echo", "loop", "too_short")
 
 
-def check_metrics(checks: Sequence[AnswerCheck], resamples: int) -> tuple[dict[str, Any], dict[str, Any]]:
-    """(metrics with bootstrap CIs, extra summary fields: counts and the length distribution)."""
+def check_metrics(checks: Sequence[AnswerCheck], resamples: int, *, echo_threshold: float = ECHO_THRESHOLD,
+                  loop_threshold: float = LOOP_THRESHOLD,
+                  min_words: float = MIN_ANSWER_WORDS) -> tuple[dict[str, Any], dict[str, Any]]:
+    """(metrics with bootstrap CIs, extra summary fields: counts, the length distribution, the thresholds
+    the checks used)."""
     metrics: dict[str, Any] = {}
     for name in RATE_METRICS:
         value, low, high = bootstrap_ci([100.0 * getattr(c, name) for c in checks], resamples)
@@ -42,6 +45,6 @@ def check_metrics(checks: Sequence[AnswerCheck], resamples: int) -> tuple[dict[s
                                "n_too_short": sum(c.too_short for c in checks),
                                "n_real": sum(c.real for c in checks),
                                "answer_chars_p10_p50_p90": quantiles,
-                               "thresholds": {"echo": ECHO_THRESHOLD, "loop": LOOP_THRESHOLD,
-                                              "min_words": MIN_ANSWER_WORDS}}}
+                               "thresholds": {"echo": echo_threshold, "loop": loop_threshold,
+                                              "min_words": min_words}}}
     return metrics, extra

@@ -17,6 +17,7 @@ from lingotune.core.errors import LingotuneError, RecipeError
 from lingotune.data.assemble import mix_sources
 from lingotune.data.example import Example
 from lingotune.data.recipe_builders import BuildContext
+from lingotune.data.recipe_builders.base import copies_prompt
 from lingotune.data.spec import DataSpec
 from lingotune.plan.recipe import Recipe
 from lingotune.train.spec import TrainSpec
@@ -67,7 +68,7 @@ def check_data(recipe: Recipe) -> CheckResult:
             if not built:
                 raise RecipeError(f"{recipe.where(where)}: data source {source.name!r} builds no example")
             check = SourceCheck(section, source.name, source.builder, len(built), spec.max_length if spec else 0,
-                                echoes=count_echoes(built))
+                                echoes=sum(map(copies_prompt, built)))
             result.sources.append(check)
             result.built.append((check, built))
             per_source[source.name] = built
@@ -85,13 +86,6 @@ def check_data(recipe: Recipe) -> CheckResult:
                            lambda: load_questions(judge.questions, judge.max_items))
         result.tasks.append((judge.name, "judge", len(questions)))
     return result
-
-
-def count_echoes(examples: list[Example]) -> int:
-    """Training answers that copy their prompt: what teaches a model to echo (issue 10), shown per source."""
-    from lingotune.data.recipe_builders.base import copies_prompt
-
-    return sum(copies_prompt(e) for e in examples)
 
 
 def count_too_long(result: CheckResult, tokenizer) -> None:

@@ -103,9 +103,8 @@ def interval(entry: dict[str, Any] | None, metric: str) -> Interval | None:
 
 
 def _decide(low: float, high: float, metric: str = "") -> str:
-    if metric in NO_DIRECTION:
-        return HIGHER if low > 0 else LOWER if high < 0 else NO_CLEAR_DIFFERENCE
-    up, down = (WORSE, BETTER) if metric in LOWER_IS_BETTER else (BETTER, WORSE)
+    higher = higher_is_better(metric)
+    up, down = (HIGHER, LOWER) if higher is None else (BETTER, WORSE) if higher else (WORSE, BETTER)
     return up if low > 0 else down if high < 0 else NO_CLEAR_DIFFERENCE
 
 

@@ -22,6 +22,7 @@ from typing import Any
 import yaml
 
 from lingotune.core.errors import DataError
+from lingotune.language.echo_loop import ECHO_NGRAM, LOOP_NGRAM
 from lingotune.report.document import (  # noqa: F401  (re-exported: the report's public rendering API)
     Block,
     Cell,
@@ -242,8 +243,9 @@ def _answer_checks_note(run: RunData) -> list[Block]:
     t = thresholds or {}
     return [Para(
         "Open-ended answers are checked before their language counts: echo = mostly copied from the prompt "
-        f"(≥ {t.get('echo', '?')} of its characters in runs of 3 words, or 5 characters of unspaced scripts, "
-        f"found in the prompt), loop = ≥ {t.get('loop', '?')} of its 4-grams repeat an earlier one, "
+        f"(≥ {t.get('echo', '?')} of its characters in runs of {ECHO_NGRAM[0]} words, or {ECHO_NGRAM[1]} "
+        f"characters of unspaced scripts, found in the prompt), loop = ≥ {t.get('loop', '?')} of its "
+        f"{LOOP_NGRAM[0]}-grams repeat an earlier one, "
         f"too_short = under {t.get('min_words', '?')} words. echo, loop and too_short are % of answers "
         "(lower is better; a rise of echo or loop beyond its CI makes the task's other verdicts 'worse'); "
         "answer_chars is the mean length in non-space characters. fidelity counts only real answers (none "

@@ -55,9 +55,8 @@ class OpenEndedTask(TaskSpec):
                           resamples: int) -> TaskScores:
         """The checks' per-item values and metrics, plus reference chrF over the items with a reference."""
         per_item: list[dict[str, Any]] = [c.scores() for c in checks]
-        metrics, extra = check_metrics(checks, resamples)
-        extra["answer_checks"]["thresholds"] = {"echo": self.echo_threshold, "loop": self.loop_threshold,
-                                                "min_words": self.min_answer_words}
+        metrics, extra = check_metrics(checks, resamples, echo_threshold=self.echo_threshold,
+                                       loop_threshold=self.loop_threshold, min_words=self.min_answer_words)
         with_reference = [k for k, item in enumerate(items) if isinstance(item.reference, str) and item.reference]
         if self.reference_answers and with_reference:
             for k in with_reference:
