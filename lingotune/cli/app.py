@@ -39,16 +39,27 @@ def run(
     overrides: Overrides = None,
     dry_run: Annotated[bool, typer.Option("--dry-run", help="print the plan and check the recipe; run nothing")]
     = False,
+    launcher: Annotated[str | None, typer.Option(help="accelerate: run the training steps under accelerate launch "
+                                                      "(multi-GPU, FSDP, DeepSpeed); the rest runs once, here")] = None,
+    config: Annotated[Path | None, typer.Option(help="the accelerate config file for --launcher accelerate "
+                                                     "(e.g. configs/accelerate/ddp.yaml)")] = None,
 ) -> None:
     """Run a recipe: baseline evaluation, training, evaluation after, report."""
     from lingotune.plan import check_recipe, load_recipe, run_recipe
 
+    if launcher not in (None, "accelerate"):
+        raise LingotuneError(f"--launcher {launcher}: the only launcher is 'accelerate'")
+    if (launcher is None) != (config is None):
+        raise LingotuneError("--launcher accelerate and --config FILE go together (an accelerate config file, "
+                             "e.g. configs/accelerate/ddp.yaml)")
+    if config is not None and not config.is_file():
+        raise LingotuneError(f"--config {config}: no such file")
     loaded = load_recipe(recipe, overrides)
     if dry_run:
         check_recipe(loaded, show=True)
         console.print("[green]✓[/green] recipe checked: every data source, builder, task and reference is usable")
         return
-    run_recipe(loaded)
+    run_recipe(loaded, config)
 
 
 @app.command("eval")

@@ -15,6 +15,7 @@ class RunContext:
     language_names: dict[str, str] = field(default_factory=dict)
     dtype: str = "auto"  # the recipe's ``model.dtype``: used wherever a section's own dtype is "auto"
     name: str = "run"
+    accelerate_config: str | None = None  # training steps run under ``accelerate launch`` with this config
 
     def resolve_dtype(self, section_dtype: str) -> str:
         return self.dtype if section_dtype == "auto" else section_dtype

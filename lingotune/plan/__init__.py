@@ -41,7 +41,7 @@ def check_recipe(recipe: Recipe, *, tokenizer: bool = True, show: bool = False) 
     return the_plan
 
 
-def run_recipe(recipe: Recipe) -> Path:
+def run_recipe(recipe: Recipe, accelerate_config: Path | None = None) -> Path:
     from lingotune.plan.runner import execute
 
-    return execute(check_recipe(recipe))
+    return execute(check_recipe(recipe), accelerate_config)

@@ -25,9 +25,10 @@ from lingotune.plan.recipe import Recipe
 from lingotune.plan.steps import EvaluateStep, ReportStep, RunState, Step
 
 
-def run_context(recipe: Recipe, plan: Plan) -> RunContext:
+def run_context(recipe: Recipe, plan: Plan, accelerate_config: Path | None = None) -> RunContext:
     return RunContext(layout=plan.layout, seed=recipe.seed, trust_remote_code=recipe.model.trust_remote_code,
-                      language_names=recipe.language_names, dtype=recipe.model.dtype, name=recipe.name)
+                      language_names=recipe.language_names, dtype=recipe.model.dtype, name=recipe.name,
+                      accelerate_config=str(accelerate_config.resolve()) if accelerate_config else None)
 
 
 def resuming(recipe: Recipe) -> bool:
@@ -72,13 +73,15 @@ def _run_step(plan: Plan, step: Step, state: RunState) -> None:
     state.save()
 
 
-def execute(plan: Plan) -> Path:
-    """Run every step not yet done (the report last, after the record says finished); returns the run folder."""
+def execute(plan: Plan, accelerate_config: Path | None = None) -> Path:
+    """Run every step not yet done (the report last, after the record says finished); returns the run folder.
+
+    ``accelerate_config``: training steps run under ``accelerate launch`` with it, the rest here."""
     recipe = plan.recipe
     started = time.time()
     prepare_run_dir(recipe, plan.layout.root)
     plan.layout.recipe.write_text(dump_recipe(recipe), encoding="utf-8")
-    state = RunState(run_context(recipe, plan), _start_record(recipe, plan))
+    state = RunState(run_context(recipe, plan, accelerate_config), _start_record(recipe, plan))
     state.record.stages = []  # rebuilt from the plan's evaluations, done or skipped, in plan order
     state.save()
     state.models["base"] = resolve_model(recipe.model.source)

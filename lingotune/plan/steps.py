@@ -97,9 +97,16 @@ class TrainStep(Step):
         assert self.data is not None and self.spec is not None
         if self.label is not None:
             console.rule(f"{self.kind_label} {self.label}")
-        result, dropped = train_on(state.model(self.from_ref), self.data, self.spec, state.ctx, self.writes,
-                                   phase=self.label, step_offset=state.step_offset, self_paced=self.self_paced,
-                                   optimizer_state=self.optimizer_from, save_optimizer_state=self.save_optimizer)
+        settings = dict(phase=self.label, step_offset=state.step_offset, self_paced=self.self_paced,
+                        optimizer_state=self.optimizer_from, save_optimizer_state=self.save_optimizer)
+        if state.ctx.accelerate_config:
+            from lingotune.train.distributed import launch_training
+
+            result, dropped = launch_training(Path(state.ctx.accelerate_config), self.writes,
+                                              state.model(self.from_ref), self.data, self.spec, state.ctx, **settings)
+        else:
+            result, dropped = train_on(state.model(self.from_ref), self.data, self.spec, state.ctx, self.writes,
+                                       **settings)
         state.record.add_training(result.train_time_s, result.train_tokens, result.train_examples, dropped,
                                   result.final_loss)
         return {"steps": result.steps, "model_dir": str(Path(result.model_dir).resolve()),

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+import os
 from pathlib import Path
 
 from transformers import TrainerCallback
@@ -22,7 +23,7 @@ class MetricsJsonl(TrainerCallback):
 
     def __init__(self, path: Path, phase: str | None = None, resume_step: int = 0, step_offset: int = 0) -> None:
         self.path, self.phase, self.step_offset = path, phase, step_offset
-        if path.exists():
+        if path.exists() and int(os.environ.get("RANK", "0")) == 0:  # launched processes: the main one writes
             kept = []
             for line in path.read_text().splitlines():
                 if not line.strip():

@@ -46,7 +46,8 @@ def example_difficulty(model, tokenized_examples: Sequence[TokenizedExample], ba
     and PEFT models; the model's train/eval mode is restored afterwards.
     """
     import torch
-    import torch.nn.functional as F
+
+    from lingotune.train.label_loss import example_losses
 
     if any(not any(e.assistant_masks) for e in tokenized_examples):
         bad = [i for i, e in enumerate(tokenized_examples) if not any(e.assistant_masks)]
@@ -71,11 +72,11 @@ def example_difficulty(model, tokenized_examples: Sequence[TokenizedExample], ba
                     ids[row, :n] = torch.tensor(example.input_ids)
                     labels[row, :n] = torch.tensor(example.labels)
                     attention[row, :n] = 1
-                logits = model(input_ids=ids.to(device), attention_mask=attention.to(device)).logits
-                for row, i in enumerate(chunk):  # one row at a time in float32: bounded memory for big vocabularies
-                    target = labels[row, 1:].to(device)
-                    token_loss = F.cross_entropy(logits[row, :-1].float(), target, ignore_index=-100, reduction="sum")
-                    losses[i] = float(token_loss) / int((target != -100).sum())
+                batch = {"input_ids": ids.to(device), "attention_mask": attention.to(device),
+                         "labels": labels.to(device)}
+                per_example, _ = example_losses(model, batch)  # logits at target positions only
+                for row, i in enumerate(chunk):
+                    losses[i] = float(per_example[row])
     finally:
         model.train(was_training)
     return losses
@@ -250,6 +251,7 @@ class WeightedLossTrainer(Trainer):
     accumulation each micro-batch is normalised by its own weight sum and the Trainer divides by the
     accumulation steps (``loss_is_scaled_for_ga = False``).
     Note the per-example mean differs from Trainer's default token-level mean when examples differ in length.
+    Padded or packed batches (``packing.FlatteningCollator`` carries the weights too) give the same loss.
     """
 
     loss_is_scaled_for_ga = False
@@ -260,25 +262,18 @@ class WeightedLossTrainer(Trainer):
             self._signature_columns.append("weight")
 
     def compute_loss(self, model, inputs, return_outputs: bool = False, num_items_in_batch=None):
-        import torch.nn.functional as F
+        from lingotune.train.label_loss import example_losses
 
         inputs = dict(inputs)
         if "weight" not in inputs:
             raise LingotuneError("WeightedLossTrainer: the batch has no 'weight'; build the dataset with "
                                  "weighted_dataset() and use WeightedDataCollator")
         weights = inputs.pop("weight").float()
-        labels = inputs.pop("labels")
-        outputs = model(**inputs)
-        logits = outputs.logits[:, :-1].float()
-        target = labels[:, 1:].to(logits.device)
-        token_loss = F.cross_entropy(logits.reshape(-1, logits.size(-1)), target.reshape(-1),
-                                     ignore_index=-100, reduction="none").view(target.shape)
-        counts = (target != -100).sum(dim=1)
-        per_example = token_loss.sum(dim=1) / counts.clamp_min(1)
+        per_example, counts = example_losses(model, inputs)  # padded rows or packed segments alike
         weights = weights.to(per_example.device) * (counts > 0)
         total = weights.sum()
         loss = (weights * per_example).sum() / total if total > 0 else (per_example * 0.0).sum()
-        return (loss, outputs) if return_outputs else loss
+        return (loss, {"loss": loss}) if return_outputs else loss
 
 
 # ----------------------------------------------------------------------------------------------- driver

@@ -18,6 +18,7 @@ from lingotune.core.progress import console
 from lingotune.models.loading import resolve_dtype
 from lingotune.models.sources import ResolvedModel
 from lingotune.train.callbacks import MetricsJsonl, RichProgress
+from lingotune.train.packing import training_collator
 from lingotune.train.self_paced import (
     WeightedDataCollator,
     WeightedLossTrainer,
@@ -55,7 +56,8 @@ def train_self_paced_phase(model: ResolvedModel, tokenizer, examples: list[Token
                                   num_train_epochs=1, max_steps=-1, save_strategy="no")
         trainer = WeightedLossTrainer(
             model=trained, args=args, train_dataset=weighted_dataset(selected, weights),
-            data_collator=WeightedDataCollator(tokenizer, padding=True, label_pad_token_id=-100),
+            data_collator=(training_collator(tokenizer, trained, True) if spec.packing  # carries the weights
+                           else WeightedDataCollator(tokenizer, padding=True, label_pad_token_id=-100)),
             optimizers=(optimizer, scheduler),
             callbacks=[MetricsJsonl(metrics_path, phase, 0, step_offset + state["steps"]),
                        RichProgress(f"Training {phase} (SPL epoch {epoch + 1})")],

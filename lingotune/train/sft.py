@@ -116,10 +116,12 @@ def training_arguments(spec: TrainSpec, checkpoint_dir: Path, seed: int, **overr
         report_to=spec.report_to,
         bf16=resolve_dtype(spec.dtype) == torch.bfloat16,
         use_cpu=not torch.cuda.is_available(),
-        train_sampling_strategy="group_by_length",
+        train_sampling_strategy="group_by_length" if spec.group_by_length else "random",
         disable_tqdm=True,
         dataloader_num_workers=0,
         save_only_model=False,
+        torch_compile=spec.compile,
+        gradient_checkpointing=spec.gradient_checkpointing,
     )
     settings.update(overrides)
     return TrainingArguments(**settings)
@@ -177,7 +179,8 @@ def train_sft(
         RichProgress(f"Training {phase}" if phase else "Training"),
         EpochStartRng.from_checkpoint(resume_from),  # the resumed epoch's shuffle (train/resume.py, 1)
     ]
-    trainer = _trainer(trained, tokenizer, examples, training_arguments(spec, checkpoint_dir, seed), callbacks)
+    trainer = make_trainer(trained, tokenizer, examples, training_arguments(spec, checkpoint_dir, seed), callbacks,
+                       spec.packing)
     tokens_per_epoch = sum(len(e.input_ids) for e in examples)
     if resume_from is not None and training_finished(trainer, resume_from):
         # Trainer.train() would take one step past max_steps before it stops (train/resume.py, 2)
@@ -192,21 +195,24 @@ def train_sft(
     final_loss = output.training_loss
     if resume_from is not None:  # the Trainer's training_loss averages only the steps taken after the resume
         final_loss = whole_run_loss(trainer.state.log_history)
-    if save_optimizer_state:
+    if save_optimizer_state and trainer.is_world_process_zero():
         import torch
 
         torch.save(trainer.optimizer.state_dict(), run_dir / "optimizer.pt")
-    model_dir, adapter_dir = save_final(trainer.model, model, tokenizer, spec, run_dir, trust_remote_code)
-    _write_train_result(run_dir, {**output.metrics, "train_loss": final_loss}, output.global_step)
+    model_dir, adapter_dir = save_final(trainer.model, model, tokenizer, spec, run_dir, trust_remote_code, trainer)
+    if trainer.is_world_process_zero():  # under accelerate launch, only the main process writes the run folder
+        _write_train_result(run_dir, {**output.metrics, "train_loss": final_loss}, output.global_step)
     return TrainResult(model_dir, adapter_dir, elapsed, tokens, len(examples), final_loss, output.global_step)
 
 
-def _trainer(trained, tokenizer, examples: list[TokenizedExample], args, callbacks: list):
-    from transformers import DataCollatorForSeq2Seq, Trainer
+def make_trainer(trained, tokenizer, examples: list[TokenizedExample], args, callbacks: list, packing: bool):
+    """lingotune's Trainer on tokenised examples (also what benchmarks/train_throughput.py times)."""
     from transformers.trainer_callback import PrinterCallback
 
-    trainer = Trainer(model=trained, args=args, train_dataset=_dataset(examples), callbacks=callbacks,
-                      data_collator=DataCollatorForSeq2Seq(tokenizer, padding=True, label_pad_token_id=-100))
+    from lingotune.train.packing import LabelLossTrainer, training_collator
+
+    trainer = LabelLossTrainer(model=trained, args=args, train_dataset=_dataset(examples), callbacks=callbacks,
+                               data_collator=training_collator(tokenizer, trained, packing))
     trainer.remove_callback(PrinterCallback)  # RichProgress and metrics.jsonl replace the dict printouts
     return trainer
 
@@ -261,23 +267,34 @@ def _carry_optimizer(trainer, state_path: Path, learning_rate: float) -> None:
     console.print(f"[dim]optimizer state carried over from {state_path}[/dim]")
 
 
-def save_final(trained, base: ResolvedModel, tokenizer, spec: TrainSpec, run_dir: Path, trust_remote_code: bool):
+def save_final(trained, base: ResolvedModel, tokenizer, spec: TrainSpec, run_dir: Path, trust_remote_code: bool,
+               trainer=None):
     """Write the final model as plain safetensors any transformers user can load.
 
     LoRA: the adapter is saved as is, then merged into a float32 copy of the base (merging into the
-    bf16 training copy would round the base weights).
+    bf16 training copy would round the base weights). Under several processes (``trainer`` given,
+    world size > 1) the Trainer's own ``save_model`` writes the adapter or model: with FSDP or ZeRO-3 it
+    gathers the shards, a step every process must take; the main process alone then merges and writes.
     """
     import torch
     from transformers import AutoModelForCausalLM
 
     model_dir = trained_model(run_dir)
-    adapter_dir = None
-    if spec.method == "lora":
+    adapter_dir = run_dir / "adapter" if spec.method == "lora" else None
+    distributed = trainer is not None and trainer.args.world_size > 1
+    if distributed:
+        trainer.save_model(str(adapter_dir or model_dir))
+        if not trainer.is_world_process_zero():
+            return model_dir, adapter_dir
+        tokenizer.save_pretrained(adapter_dir or model_dir)
+        if adapter_dir is None:
+            return model_dir, adapter_dir
+    if adapter_dir is not None:
         from peft import PeftModel
 
-        adapter_dir = run_dir / "adapter"
-        trained.save_pretrained(adapter_dir)
-        tokenizer.save_pretrained(adapter_dir)
+        if not distributed:
+            trained.save_pretrained(adapter_dir)
+            tokenizer.save_pretrained(adapter_dir)
         base_model = AutoModelForCausalLM.from_pretrained(
             base.path, dtype=torch.float32, trust_remote_code=trust_remote_code, use_safetensors=True
         )

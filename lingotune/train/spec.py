@@ -36,7 +36,14 @@ class TrainSpec(Strict):
     loss_on: Literal["assistant", "all"] = "assistant"
     freeze: Selection | None = None
     logging_steps: int = Field(default=1, gt=0)
+    group_by_length: bool = Field(default=True, description="batch examples of similar length together "
+                                  "(less padding); false: plain shuffled batches")
+    packing: bool = Field(default=True, description="lay each micro-batch's examples end to end in one row "
+                          "(no padding; attention stays inside each example; same loss as padded rows)")
     dtype: Dtype = "auto"
+    # Off by default: on 2 CPU cores neither pays for itself (benchmarks/README.md); on a GPU try them.
+    compile: bool = Field(default=False, description="torch.compile the model (Trainer's torch_compile)")
+    gradient_checkpointing: bool = Field(default=False, description="recompute activations in the backward pass")
 
 
 class SelfPacedSpec(Strict):

@@ -1,0 +1,90 @@
+"""Cross-entropy computed only at the positions whose next token carries loss.
+
+A causal LM's forward projects every position onto the vocabulary (49k rows for SmolLM2) and the
+loss then ignores the prompt positions. Training on answers only, most positions are prompt, so most
+of that projection, its float32 copy for the loss and their gradients are wasted memory and time.
+transformers' ``logits_to_keep`` (a boolean mask selects positions, the packed-training case) makes
+the model's own head (with any soft-capping or scaling it applies) run on the kept positions only;
+the cross-entropy then runs in float32 over chunks of them (TRL's ``chunked_nll`` idea; written here
+because TRL keeps it inside its own trainer). Works on padded batches and on flattened (packed) rows.
+"""
+
+from __future__ import annotations
+
+from typing import Any
+
+IGNORE_INDEX = -100
+CE_CHUNK = 2048  # positions per float32 cross-entropy chunk
+
+
+def _keep_mask(labels):
+    """Position p is kept when labels[p + 1] is a target (the causal shift)."""
+    import torch
+
+    keep = torch.zeros_like(labels, dtype=torch.bool)
+    keep[:, :-1] = labels[:, 1:] != IGNORE_INDEX
+    return keep
+
+
+def segment_ids(inputs: dict[str, Any]):
+    """Which example each position belongs to, numbered across the micro-batch (row-major).
+
+    Packed rows: a new example starts where the position ids restart at 0. Padded rows: one per row.
+    """
+    import torch
+
+    labels = inputs["labels"]
+    position_ids = inputs.get("position_ids")
+    if position_ids is not None and "attention_mask" not in inputs:
+        starts = (position_ids == 0).flatten()
+        return (torch.cumsum(starts.long(), 0) - 1).view(labels.shape)
+    rows = torch.arange(labels.size(0), device=labels.device)
+    return rows[:, None].expand_as(labels)
+
+
+def token_losses(model, inputs: dict[str, Any]):
+    """Per-token cross-entropy (float32) of every target token, and the target's position mask.
+
+    Returns ``(losses, keep)``: ``losses[k]`` is the loss of the k-th True position of ``keep``
+    (row-major), i.e. of predicting ``labels[p + 1]`` from position p.
+    """
+    import torch
+    import torch.nn.functional as F
+
+    inputs = dict(inputs)
+    labels = inputs.pop("labels")
+    inputs.pop("example_order", None)
+    keep = _keep_mask(labels)
+    targets = labels[:, 1:][keep[:, :-1]]
+    if not bool(keep.any()):  # no target in this micro-batch: a zero loss that still reaches the graph
+        outputs = model(**inputs, logits_to_keep=1, use_cache=False)
+        return outputs.logits.sum()[None] * 0.0, keep
+    # use_cache=False: with a cache, transformers would not read packed rows from the position ids
+    outputs = model(**inputs, logits_to_keep=keep, use_cache=False)
+    logits = outputs.logits.reshape(-1, outputs.logits.size(-1))
+    losses = [F.cross_entropy(logits[i:i + CE_CHUNK].float(), targets[i:i + CE_CHUNK], reduction="none")
+              for i in range(0, logits.size(0), CE_CHUNK)]
+    return torch.cat(losses), keep
+
+
+def example_losses(model, inputs: dict[str, Any]):
+    """Mean target-token loss of each example in the micro-batch, in the order the collator got them
+    (padded rows, or packed segments put back in order by ``example_order``), and each example's target
+    count; an example without targets gets loss 0 and count 0."""
+    import torch
+
+    losses, keep = token_losses(model, inputs)
+    segments = segment_ids(inputs)
+    n = int(segments.max()) + 1
+    # the target of position p is labels[p + 1]: it belongs to p + 1's example (the same one: a new
+    # example's first label is never a target)
+    target_segment = segments[:, 1:][keep[:, :-1]]
+    sums = torch.zeros(n, dtype=losses.dtype, device=losses.device).index_add(0, target_segment, losses)
+    counts = torch.bincount(target_segment, minlength=n)
+    means = sums / counts.clamp_min(1)
+    order = inputs.get("example_order")
+    if order is not None:  # segment k holds example order[k]
+        inverse = torch.empty_like(order)
+        inverse[order] = torch.arange(len(order), device=order.device)
+        means, counts = means[inverse], counts[inverse]
+    return means, counts

@@ -1,0 +1,115 @@
+"""Packed batches and the Trainer whose loss reads only the target positions.
+
+Packing: each micro-batch's examples are laid end to end in rows, with position ids that restart per
+example and no attention mask, so that transformers builds a block-diagonal causal mask from the
+restarting position ids (SDPA and eager attention) and flash-attention kernels take the boundaries as
+``cu_seq_lens``: attention never crosses an example boundary. The micro-batch holds the same examples
+as the padded one would, so a step's loss is the padded step's up to float rounding
+(tests/test_packing.py holds it to that, with gradients).
+
+Row layout differs by kernel, because the cost does (measured, benchmarks/README.md):
+- flash attention: one row (transformers' ``DataCollatorWithFlattening``): varlen kernels cost what
+  the examples cost;
+- SDPA/eager (CPU): a masked SDPA computes the whole row × row score matrix, so one long row of n
+  examples costs ~n× the attention of padded rows and keeps a score matrix per layer for the backward
+  (2.1 GB vs 1.0 GB for 8 quickstart examples). Rows are therefore capped at the batch's longest example
+  and filled first-fit decreasing (written here: transformers has one-row flattening only, TRL's BFD
+  packing regroups examples across steps): never more work than the padded batch, less padding. A row's
+  tail of padding continues the last example's positions, so it joins that example's segment, attends
+  only backwards and carries no target: no attention mask is needed.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from typing import Any
+
+from transformers import DataCollatorForSeq2Seq, DataCollatorWithFlattening, Trainer
+
+from lingotune.train.label_loss import IGNORE_INDEX, token_losses
+
+
+def first_fit_rows(lengths: list[int], capacity: int) -> list[list[int]]:
+    """Indices grouped into rows of total length ≤ capacity, longest first (first-fit decreasing)."""
+    rows: list[list[int]] = []
+    room: list[int] = []
+    for i in sorted(range(len(lengths)), key=lambda k: -lengths[k]):
+        row = next((r for r, free in enumerate(room) if free >= lengths[i]), None)
+        if row is None:
+            rows.append([])
+            room.append(capacity)
+            row = len(rows) - 1
+        rows[row].append(i)
+        room[row] -= lengths[i]
+    return rows
+
+
+@dataclass
+class PackingCollator:
+    """Packed rows (see the module docstring). ``example_order`` says which feature each segment holds
+    (rows reorder them); a per-example "weight" (self-paced learning) is passed on in feature order.
+    ``flash_attention``: one row, with the boundaries for a varlen kernel."""
+
+    pad_token_id: int = 0
+    flash_attention: bool = False
+
+    def __call__(self, features: list[dict[str, Any]]) -> dict[str, Any]:
+        import torch
+
+        if self.flash_attention:
+            order = list(range(len(features)))
+            batch = DataCollatorWithFlattening(return_flash_attn_kwargs=True)(
+                [{"input_ids": f["input_ids"], "labels": f["labels"]} for f in features])
+        else:
+            lengths = [len(f["input_ids"]) for f in features]
+            rows = first_fit_rows(lengths, max(lengths))
+            order = [i for row in rows for i in row]
+            width = max(sum(lengths[i] for i in row) for row in rows)
+            ids, labels, positions = [], [], []
+            for row in rows:
+                row_ids: list[int] = []
+                row_labels: list[int] = []
+                row_positions: list[int] = []
+                for i in row:
+                    row_ids += list(features[i]["input_ids"])
+                    row_labels += [IGNORE_INDEX, *list(features[i]["labels"])[1:]]
+                    row_positions += list(range(lengths[i]))
+                tail = width - len(row_ids)
+                last = row_positions[-1]
+                ids.append(row_ids + [self.pad_token_id] * tail)
+                labels.append(row_labels + [IGNORE_INDEX] * tail)
+                positions.append(row_positions + list(range(last + 1, last + 1 + tail)))
+            batch = {"input_ids": torch.tensor(ids), "labels": torch.tensor(labels),
+                     "position_ids": torch.tensor(positions)}
+        batch["example_order"] = torch.tensor(order)
+        if any("weight" in f for f in features):
+            batch["weight"] = torch.tensor([float(f.get("weight", 1.0)) for f in features], dtype=torch.float32)
+        return batch
+
+
+def uses_flash_attention(model) -> bool:
+    return str(getattr(model.config, "_attn_implementation", None) or "").startswith("flash")
+
+
+def training_collator(tokenizer, model, packing: bool):
+    """Packed rows when packing, else right-padded rows (labels padded with -100)."""
+    if packing:
+        return PackingCollator(tokenizer.pad_token_id or 0, uses_flash_attention(model))
+    return DataCollatorForSeq2Seq(tokenizer, padding=True, label_pad_token_id=IGNORE_INDEX)
+
+
+class LabelLossTrainer(Trainer):
+    """Trainer whose loss is the token-level mean cross-entropy computed at target positions only
+    (``label_loss.token_losses``): the same objective as the model's own loss, normalised the way the
+    Trainer normalises it (over the target tokens of the whole accumulated batch across processes)."""
+
+    def compute_loss(self, model, inputs, return_outputs: bool = False, num_items_in_batch=None):
+        losses, _ = token_losses(model, inputs)
+        if num_items_in_batch is None:
+            loss = losses.mean()  # the Trainer then divides by the accumulation steps
+        else:
+            loss = losses.sum() / num_items_in_batch
+            if self.args.average_tokens_across_devices and self.model_accepts_loss_kwargs:
+                # num_items_in_batch counted every process's targets; DDP averages the gradients
+                loss = loss * self.accelerator.num_processes
+        return (loss, {"loss": loss}) if return_outputs else loss

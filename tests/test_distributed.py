@@ -1,0 +1,69 @@
+"""``lingotune run --launcher accelerate``: training under accelerate launch, the rest once.
+
+Two CPU processes with the gloo backend and 2 examples each must follow the loss trajectory of one
+process with 4 (the same global batch: shuffled batches, not length-grouped, so both see the same
+examples per step), and only the main process may write the run folder.
+"""
+
+from __future__ import annotations
+
+import json
+from pathlib import Path
+
+import pytest
+import yaml
+
+from tests.test_run_tiny import REPO, TINY, lingotune, losses
+
+CPU_2PROC = REPO / "configs" / "accelerate" / "cpu_2proc.yaml"
+SHIPPED = sorted((REPO / "configs" / "accelerate").glob("*.yaml"))
+COMMON = ["train.group_by_length=false", "train.max_steps=4", "train.save_steps=100"]
+
+
+def _run(run_dir: Path, *args: str):
+    done = lingotune("run", str(TINY), f"output_dir={run_dir}", *COMMON, *args)
+    assert done.returncode == 0, done.stdout[-2000:] + done.stderr[-4000:]
+    return done
+
+
+@pytest.fixture(scope="module")
+def runs(tmp_path_factory, tiny_model):
+    root = tmp_path_factory.mktemp("dist")
+    single = _run(root / "single", "train.batch_size=4")
+    launched = _run(root / "two", "train.batch_size=2", "--launcher", "accelerate", "--config", str(CPU_2PROC))
+    return root / "single", root / "two", single, launched
+
+
+def test_two_gloo_processes_follow_the_single_process_trajectory(runs):
+    single, two, _, launched = runs
+    one, both = losses(single), losses(two)
+    assert sorted(one) == sorted(both) == [1, 2, 3, 4]
+    assert [both[k] for k in sorted(both)] == pytest.approx([one[k] for k in sorted(one)], rel=1e-4)
+    assert "training ran in 2 processes under accelerate launch" in launched.stdout + launched.stderr
+
+
+def test_only_the_main_process_writes_the_run_folder(runs):
+    _, two, _, _ = runs
+    lines = [json.loads(x) for x in (two / "metrics.jsonl").read_text().splitlines() if x]
+    assert [r["step"] for r in lines if "loss" in r] == [1, 2, 3, 4]  # one line per step, not one per process
+    info = json.loads((two / "run_info.json").read_text())
+    assert info["finished"] and info["stages"] == ["base", "final"]
+    assert (two / "model" / "model.safetensors").is_file()
+    assert (two / "eval" / "final" / "summary.json").is_file()
+
+
+@pytest.mark.parametrize("config", SHIPPED, ids=[p.stem for p in SHIPPED])
+def test_shipped_accelerate_configs_load(config):
+    from accelerate.commands.config.config_args import load_config_from_file
+
+    loaded = load_config_from_file(str(config))
+    assert loaded.num_processes >= 1
+    assert loaded.distributed_type.value == yaml.safe_load(config.read_text())["distributed_type"]
+
+
+def test_launcher_flags_go_together(tmp_path):
+    done = lingotune("run", str(TINY), f"output_dir={tmp_path / 'x'}", "--launcher", "accelerate")
+    assert done.returncode != 0 and "--config" in " ".join((done.stderr + done.stdout).split())
+    done = lingotune("run", str(TINY), f"output_dir={tmp_path / 'x'}", "--launcher", "accelerate",
+                     "--config", str(tmp_path / "missing.yaml"))
+    assert done.returncode != 0 and "no such file" in " ".join((done.stderr + done.stdout).split())

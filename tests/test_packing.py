@@ -1,0 +1,124 @@
+"""Packed (flattened) batches and target-only logits give the padded batch's loss and gradients.
+
+Reference: the model's own loss (transformers' ForCausalLMLoss over full logits) on right-padded rows.
+"""
+
+from __future__ import annotations
+
+import pytest
+import torch
+
+from lingotune.data.loaders import load_alpaca
+from lingotune.models.loading import load_tokenizer
+from lingotune.train.label_loss import example_losses, token_losses
+from lingotune.train.packing import PackingCollator, training_collator
+from lingotune.train.tokenize import tokenize_examples
+from tests.conftest import QUICKSTART_DATA
+
+REPLAY = QUICKSTART_DATA / "instructions_en" / "self_instruct.alpaca.jsonl"
+
+
+def _features(model, n: int = 6):
+    tokenizer = load_tokenizer(model, padding_side="right")
+    examples = load_alpaca(REPLAY, "en")[:n]
+    tokenized, _ = tokenize_examples(tokenizer, examples, max_length=512)
+    return tokenizer, [{"input_ids": e.input_ids, "labels": e.labels} for e in tokenized]
+
+
+def _model(resolved, seed: int = 0):
+    from transformers import AutoModelForCausalLM
+
+    torch.manual_seed(seed)
+    return AutoModelForCausalLM.from_pretrained(resolved.path, dtype=torch.float32, use_safetensors=True)
+
+
+def _loss_and_grads(model, loss):
+    model.zero_grad()
+    loss.backward()
+    return loss.detach().item(), {n: p.grad.clone() for n, p in model.named_parameters() if p.grad is not None}
+
+
+def _reference(model, tokenizer, features):
+    batch = training_collator(tokenizer, model, packing=False)(features)
+    return _loss_and_grads(model, model(**batch).loss)
+
+
+def _packed(model, features):
+    batch = PackingCollator()(features)
+    assert batch["input_ids"].shape[0] < len(features) and "attention_mask" not in batch  # rows hold several
+    losses, _ = token_losses(model, batch)
+    return _loss_and_grads(model, losses.mean())
+
+
+@pytest.mark.parametrize("which", ["tiny_model", pytest.param("smollm2", marks=pytest.mark.slow)])
+def test_packed_loss_and_gradients_equal_the_padded_ones(which, request):
+    resolved = request.getfixturevalue(which)
+    model = _model(resolved)
+    tokenizer, features = _features(resolved)
+    lengths = [len(f["input_ids"]) for f in features]
+    assert max(lengths) > 2 * min(lengths)  # padding would matter
+    ref_loss, ref_grads = _reference(model, tokenizer, features)
+    loss, grads = _packed(model, features)
+    assert loss == pytest.approx(ref_loss, rel=1e-5)
+    assert grads.keys() == ref_grads.keys()
+    for name, grad in grads.items():
+        torch.testing.assert_close(grad, ref_grads[name], rtol=1e-3, atol=1e-5, msg=name)
+
+
+def test_attention_never_crosses_an_example_boundary(tiny_model):
+    model = _model(tiny_model).eval()
+    _, features = _features(tiny_model, 3)
+    changed = [dict(f) for f in features]
+    changed[0] = {"input_ids": [(t + 7) % 1000 for t in features[0]["input_ids"]], "labels": features[0]["labels"]}
+    with torch.no_grad():
+        before, counts = example_losses(model, PackingCollator()(features))
+        after, _ = example_losses(model, PackingCollator()(changed))
+        alone = [float(example_losses(model, PackingCollator()([f]))[0][0]) for f in features]
+    assert float(before[0]) != pytest.approx(float(after[0]), rel=1e-3)  # the change reached example 0 ...
+    torch.testing.assert_close(after[1:], before[1:])  # ... and nothing after it
+    assert [float(x) for x in before] == pytest.approx(alone, rel=1e-5)  # packed = each example alone
+    assert counts.tolist() == [sum(1 for x in f["labels"][1:] if x != -100) for f in features]
+
+
+def test_per_example_losses_padded_equal_packed(tiny_model):
+    model = _model(tiny_model).eval()
+    tokenizer, features = _features(tiny_model, 5)
+    with torch.no_grad():
+        padded, padded_counts = example_losses(model, training_collator(tokenizer, model, False)(features))
+        packed, packed_counts = example_losses(model, PackingCollator()(features))
+    torch.testing.assert_close(packed, padded, rtol=1e-5, atol=1e-6)
+    assert packed_counts.tolist() == padded_counts.tolist()
+
+
+def test_weights_travel_with_packed_rows(tiny_model):
+    _, features = _features(tiny_model, 3)
+    batch = PackingCollator()([{**f, "weight": w} for f, w in zip(features, [1.0, 0.0, 0.5], strict=True)])
+    assert int((batch["position_ids"] == 0).sum()) == 3
+    assert batch["weight"].tolist() == [1.0, 0.0, 0.5]  # in feature order ...
+    lengths = [len(f["input_ids"]) for f in features]  # ... while rows hold the longest first
+    assert batch["example_order"].tolist() == sorted(range(3), key=lambda k: -lengths[k])
+
+
+def _trajectory(resolved, tmp_path, packing: bool, **spec) -> list[float]:
+    import json
+
+    from lingotune.train.sft import train_sft
+    from lingotune.train.spec import TrainSpec
+    from lingotune.train.tokenize import TokenizedExample
+
+    tokenizer = load_tokenizer(resolved, padding_side="right")
+    tokenized, _ = tokenize_examples(tokenizer, load_alpaca(REPLAY, "en")[:24], max_length=512)
+    examples = [TokenizedExample(e.input_ids, e.assistant_masks) for e in tokenized]
+    out = tmp_path / ("packed" if packing else "padded")
+    settings = dict(method="lora", batch_size=4, max_steps=5, learning_rate=1e-3, dtype="float32", save_steps=100)
+    train_sft(resolved, tokenizer, examples, TrainSpec(**{**settings, **spec}, packing=packing), out, seed=0)
+    return [json.loads(line)["loss"] for line in (out / "metrics.jsonl").read_text().splitlines()
+            if "loss" in json.loads(line)]
+
+
+def test_packed_training_follows_the_padded_loss_trajectory(tiny_model, tmp_path):
+    padded = _trajectory(tiny_model, tmp_path, packing=False, grad_accum=2)
+    packed = _trajectory(tiny_model, tmp_path, packing=True, grad_accum=2)
+    assert len(packed) == len(padded) == 5
+    assert padded[0] != pytest.approx(padded[-1], rel=1e-3)  # it learns: a trajectory, not a constant
+    assert packed == pytest.approx(padded, rel=1e-4)
