@@ -5,6 +5,7 @@ from __future__ import annotations
 from pydantic import Field, model_validator
 
 from lingotune.core.schema import Dtype, Strict
+from lingotune.eval.generation import GenerationServerSpec
 from lingotune.eval.judge.config import JudgeSpec
 from lingotune.eval.tasks import EvalTask
 
@@ -17,6 +18,7 @@ class EvalSpec(Strict):
     bootstrap_resamples: int = Field(default=1000, gt=0)
     cache_base: bool = True
     samples_in_report: int = Field(default=5, ge=0)
+    server: GenerationServerSpec | None = None  # generate through an OpenAI-compatible server (vLLM, ...)
 
     @model_validator(mode="after")
     def _something_to_evaluate(self) -> EvalSpec:

@@ -20,10 +20,10 @@ from lingotune.core.context import RunContext
 from lingotune.core.paths import cache_dir
 from lingotune.core.progress import console
 from lingotune.eval.fidelity import fidelity_scores
+from lingotune.eval.generation import Generate, ServedGeneration, local_generation
 from lingotune.eval.spec import EvalSpec
 from lingotune.eval.tasks import EvalItem, TaskSpec
 from lingotune.models.fingerprint import model_fingerprint
-from lingotune.models.generate import generate_batched
 from lingotune.models.sources import ResolvedModel
 
 EVAL_VERSION = 2  # bump when scoring changes, to invalidate cached base evaluations (2: answer checks)
@@ -44,7 +44,7 @@ def score_task(task: TaskSpec, items: list[EvalItem], outputs: list[str], resamp
     return records, summary
 
 
-def apply_protocol(task: TaskSpec, items: list[EvalItem], first: list[str], model, tokenizer, batch_size: int,
+def apply_protocol(task: TaskSpec, items: list[EvalItem], first: list[str], generate: Generate,
                    stage: str) -> tuple[list[str], list[dict[str, Any]]]:
     """The answer that is scored, per X-CIT's inference protocols (methods.md §1.3).
 
@@ -58,8 +58,7 @@ def apply_protocol(task: TaskSpec, items: list[EvalItem], first: list[str], mode
         cue = default_cue(task.language, task.cue)
         second = [two_turn_conversation(item.conversation, answer, cue)
                   for item, answer in zip(items, first, strict=True)]
-        final = generate_batched(model, tokenizer, second, max_new_tokens=task.max_new_tokens, batch_size=batch_size,
-                                 description=f"{stage}: {task.name} (turn 2)")
+        final = generate(second, task.max_new_tokens, f"{stage}: {task.name} (turn 2)")
         return final, [{"first_turn": answer} for answer in first]
     if task.protocol == "plug":
         label = plug_target_label(task.language, task.target_label)
@@ -72,7 +71,8 @@ def apply_protocol(task: TaskSpec, items: list[EvalItem], first: list[str], mode
 def _cache_key(model: ResolvedModel, task: TaskSpec, spec: EvalSpec, dtype: str) -> str:
     payload = json.dumps(
         {"model": model_fingerprint(model), "task": task.model_dump(mode="json"), "dtype": dtype,
-         "resamples": spec.bootstrap_resamples, "version": EVAL_VERSION},
+         "resamples": spec.bootstrap_resamples, "version": EVAL_VERSION,
+         **({"server": spec.server.model_dump(mode="json")} if spec.server else {})},
         sort_keys=True,
     )
     return hashlib.sha256(payload.encode()).hexdigest()[:24]
@@ -108,14 +108,12 @@ class _Loaded:
         return self.model, self.tokenizer
 
 
-def run_task(task: TaskSpec, spec: EvalSpec, loaded: _Loaded, ctx: RunContext, stage: str):
+def run_task(task: TaskSpec, spec: EvalSpec, generate: Generate, ctx: RunContext, stage: str):
     """Generate, apply the protocol, score: the task's records and summary entry."""
-    model, tokenizer = loaded.get()
     started = time.time()
     items = task.load_items(ctx.language_names)
-    raw = generate_batched(model, tokenizer, [i.conversation for i in items], max_new_tokens=task.max_new_tokens,
-                           batch_size=spec.batch_size, description=f"{stage}: {task.name}")
-    outputs, protocol_notes = apply_protocol(task, items, raw, model, tokenizer, spec.batch_size, stage)
+    raw = generate([i.conversation for i in items], task.max_new_tokens, f"{stage}: {task.name}")
+    outputs, protocol_notes = apply_protocol(task, items, raw, generate, stage)
     records, task_summary = score_task(task, items, outputs, spec.bootstrap_resamples)
     task_summary["protocol"] = task.protocol
     for record, note in zip(records, protocol_notes, strict=True):
@@ -126,6 +124,22 @@ def run_task(task: TaskSpec, spec: EvalSpec, loaded: _Loaded, ctx: RunContext, s
     return records, task_summary
 
 
+def _run_tasks(model: ResolvedModel, spec: EvalSpec, ctx: RunContext, stage: str, generate: Generate, out_dir: Path,
+               dtype: str, use_cache: bool, summary: dict[str, Any]) -> None:
+    for task in spec.tasks:
+        cached = cache_dir() / "evals" / _cache_key(model, task, spec, dtype)
+        if use_cache and (cached / "summary.json").exists():
+            console.print(f"[dim]{stage}/{task.name}: cached evaluation of {model.name} reused[/dim]")
+            shutil.copy(cached / "records.jsonl", out_dir / f"{task.name}.jsonl")
+            summary["tasks"][task.name] = json.loads((cached / "summary.json").read_text())
+            continue
+        records, task_summary = run_task(task, spec, generate, ctx, stage)
+        _write_records(out_dir / f"{task.name}.jsonl", records)
+        summary["tasks"][task.name] = task_summary
+        if use_cache:
+            _store_cached(cached, records, task_summary)
+
+
 def evaluate_model(model: ResolvedModel, spec: EvalSpec, ctx: RunContext, stage: str, *,
                    use_cache: bool = False) -> dict[str, Any]:
     """Evaluate ``model`` on every task of ``spec``; returns and writes the stage summary."""
@@ -134,25 +148,21 @@ def evaluate_model(model: ResolvedModel, spec: EvalSpec, ctx: RunContext, stage:
     summary: dict[str, Any] = {"stage": stage, "model": model.name, "tasks": {}}
     dtype = ctx.resolve_dtype(spec.dtype)
     loaded = _Loaded(model, dtype, ctx)
+    served = ServedGeneration(model, spec.server, ctx.trust_remote_code) if spec.server else None
+    generate = served or local_generation(loaded, spec.batch_size)
+    summary["generation"] = "server" if served else "in-process"
     started = time.time()
-    for task in spec.tasks:
-        cached = cache_dir() / "evals" / _cache_key(model, task, spec, dtype)
-        if use_cache and (cached / "summary.json").exists():
-            console.print(f"[dim]{stage}/{task.name}: cached evaluation of {model.name} reused[/dim]")
-            shutil.copy(cached / "records.jsonl", out_dir / f"{task.name}.jsonl")
-            summary["tasks"][task.name] = json.loads((cached / "summary.json").read_text())
-            continue
-        records, task_summary = run_task(task, spec, loaded, ctx, stage)
-        _write_records(out_dir / f"{task.name}.jsonl", records)
-        summary["tasks"][task.name] = task_summary
-        if use_cache:
-            _store_cached(cached, records, task_summary)
+    try:
+        _run_tasks(model, spec, ctx, stage, generate, out_dir, dtype, use_cache, summary)
+    finally:
+        if served is not None:
+            served.close()
     summary_path = ctx.layout.summary(stage)
     summary_path.write_text(json.dumps(summary, indent=2, ensure_ascii=False))
     if spec.judge is not None:
         from lingotune.eval.judge.run import judge_stage
 
-        del loaded  # the judge loads the model through its own backend
+        loaded.model = loaded.tokenizer = None  # the judge loads the model through its own backend
         judge_stage(model, spec, ctx, stage)
         summary = json.loads(summary_path.read_text())
     summary["eval_time_s"] = time.time() - started

@@ -92,6 +92,10 @@ def _dataset(examples: list[TokenizedExample]):
     return Dataset.from_dict({"input_ids": [e.input_ids for e in examples], "labels": [e.labels for e in examples]})
 
 
+def grouped_batches(spec: TrainSpec) -> bool:
+    return spec.group_by_length if spec.group_by_length is not None else not spec.packing
+
+
 def training_arguments(spec: TrainSpec, checkpoint_dir: Path, seed: int, **overrides):
     """lingotune's Trainer settings for a TrainSpec (shared by plain and self-paced training)."""
     import torch
@@ -116,7 +120,7 @@ def training_arguments(spec: TrainSpec, checkpoint_dir: Path, seed: int, **overr
         report_to=spec.report_to,
         bf16=resolve_dtype(spec.dtype) == torch.bfloat16,
         use_cpu=not torch.cuda.is_available(),
-        train_sampling_strategy="group_by_length" if spec.group_by_length else "random",
+        train_sampling_strategy="group_by_length" if grouped_batches(spec) else "random",
         disable_tqdm=True,
         dataloader_num_workers=0,
         save_only_model=False,

@@ -36,8 +36,9 @@ class TrainSpec(Strict):
     loss_on: Literal["assistant", "all"] = "assistant"
     freeze: Selection | None = None
     logging_steps: int = Field(default=1, gt=0)
-    group_by_length: bool = Field(default=True, description="batch examples of similar length together "
-                                  "(less padding); false: plain shuffled batches")
+    group_by_length: bool | None = Field(default=None, description="batch examples of similar length together; "
+                                         "default: only with padding (packed rows do not pad, and grouping puts "
+                                         "the longest examples in one batch: the memory peak)")
     packing: bool = Field(default=True, description="lay each micro-batch's examples end to end in one row "
                           "(no padding; attention stays inside each example; same loss as padded rows)")
     dtype: Dtype = "auto"
