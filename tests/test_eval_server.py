@@ -18,8 +18,8 @@ def _records(run_dir, task):
 @pytest.mark.slow
 def test_server_generation_matches_in_process_and_reruns_from_cache(tmp_path, tiny_model):
     recipe = yaml.safe_load(TINY.read_text())
-    for task in recipe["eval"]["tasks"]:  # the data paths are relative to tests/assets
-        task["path"] = str((TINY.parent / task["path"]).resolve())
+    for entry in [*recipe["eval"]["tasks"], *recipe["data"]["sources"]]:  # paths are relative to tests/assets
+        entry["path"] = str((TINY.parent / entry["path"]).resolve())
     recipe["eval"]["cache_base"] = False
     local_recipe = tmp_path / "local.yaml"
     local_recipe.write_text(yaml.safe_dump(recipe))

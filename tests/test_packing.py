@@ -110,7 +110,8 @@ def _trajectory(resolved, tmp_path, packing: bool, **spec) -> list[float]:
     tokenized, _ = tokenize_examples(tokenizer, load_alpaca(REPLAY, "en")[:24], max_length=512)
     examples = [TokenizedExample(e.input_ids, e.assistant_masks) for e in tokenized]
     out = tmp_path / ("packed" if packing else "padded")
-    settings = dict(method="lora", batch_size=4, max_steps=5, learning_rate=1e-3, dtype="float32", save_steps=100)
+    settings = dict(method="lora", batch_size=4, max_steps=5, learning_rate=1e-3, dtype="float32", save_steps=100,
+                    group_by_length=False)  # the same batches for both layouts
     train_sft(resolved, tokenizer, examples, TrainSpec(**{**settings, **spec}, packing=packing), out, seed=0)
     return [json.loads(line)["loss"] for line in (out / "metrics.jsonl").read_text().splitlines()
             if "loss" in json.loads(line)]
