@@ -1,13 +1,15 @@
 """Supervised fine-tuning (full or LoRA) with transformers' Trainer.
 
 Why not TRL's SFTTrainer: with the same model, data, LoRA config and ``bf16=True`` on 2 CPU cores,
-SFTTrainer took ~60 s per step of 8×240 tokens and plain Trainer 3.7 s (measured here; SFTTrainer's
+SFTTrainer took ~60 s per step of 8×240 tokens and plain Trainer 3.7 s (an early measurement; the side-by-side
+benchmark is benchmarks/train_throughput.py: 3.8× TRL defaults in real tokens/s. SFTTrainer's
 extra per-step work, e.g. entropy and token accuracy over the 49k-token vocabulary, dominates on
 CPU). What SFTTrainer would add beyond Trainer is the tokenisation with assistant masks, which
 lingotune does itself anyway (``tokenize.py``) because released chat templates lack generation tags.
 
 What lingotune adds: the frozen base in bf16 with fp32 LoRA weights under bf16 autocast (without
-autocast the mixed-dtype step is ~15x slower), length-grouped batches (little padding), checkpoints
+autocast the mixed-dtype step is ~15x slower), packed rows with logits at target positions only
+(``packing.py``, ``label_loss.py``; padded, length-grouped rows with ``train.packing: false``), checkpoints
 in the run folder that a killed run resumes from, and a metrics JSONL.
 """
 
