@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import os
 from dataclasses import dataclass, field
 
 from lingotune.core.layout import RunLayout
@@ -19,3 +20,8 @@ class RunContext:
 
     def resolve_dtype(self, section_dtype: str) -> str:
         return self.dtype if section_dtype == "auto" else section_dtype
+
+
+def is_main_process() -> bool:
+    """False in the launched processes of rank > 0 (``accelerate launch``): they must not write the run folder."""
+    return int(os.environ.get("RANK", "0")) == 0

@@ -19,7 +19,6 @@ import urllib.error
 import urllib.request
 from collections.abc import Callable, Sequence
 from pathlib import Path
-from typing import Literal
 
 from pydantic import Field
 
@@ -45,7 +44,6 @@ class GenerationServerSpec(Strict):
     max_concurrency: int = Field(default=16, gt=0, le=1024)
     startup_timeout_s: float = Field(default=600.0, gt=0)
     request_timeout_s: float = Field(default=600.0, gt=0)
-    kind: Literal["openai"] = "openai"
 
 
 class _CommandServer:
@@ -99,24 +97,16 @@ class ServedGeneration:
         self.model, self.spec, self.server = model, spec, None
         served = self
 
-        class _Backend(OpenAIBackend):
-            def __init__(self) -> None:  # the client is made once the server runs (its port is not known before)
-                identity = {"kind": "openai", "model": model.name, "host": LOOPBACK,
-                            "weights": model_fingerprint(model)[:16]}  # the cache follows the weights
-                super(OpenAIBackend, self).__init__(RequestCache(), identity)
-                self.max_concurrency, self._client = spec.max_concurrency, None
+        class _ServerBackend(OpenAIBackend):
+            def _connect(self):  # the server's port and model id are known only once it runs
+                server = served._start()
+                self.model, self.base_url = server.model, server.base_url
+                return super()._connect()
 
-            def _send_all(self, requests, indexes, done) -> None:
-                if requests and self._client is None:
-                    from openai import OpenAI
-
-                    server = served._start()
-                    self.model = server.model
-                    self._client = OpenAI(api_key="not-needed", base_url=server.base_url,
-                                          timeout=spec.request_timeout_s, max_retries=3)
-                super()._send_all(requests, indexes, done)
-
-        self.backend = _Backend()
+        identity = {"kind": "openai", "model": model.name, "host": LOOPBACK,
+                    "weights": model_fingerprint(model)[:16]}  # the cache follows the weights, not the port
+        self.backend = _ServerBackend(model.name, max_concurrency=spec.max_concurrency,
+                                      timeout_s=spec.request_timeout_s, cache=RequestCache(), identity=identity)
 
     def _start(self):
         from lingotune.inference.serve import servable_model, start_server

@@ -192,14 +192,21 @@ class OpenAIBackend(_CachedBackend):
 
     def __init__(self, model: str, base_url: str | None = None, *, api_key_env: str | None = None,
                  max_concurrency: int = 4, timeout_s: float = 120.0, max_retries: int = 3,
-                 cache: RequestCache | None = None) -> None:
+                 cache: RequestCache | None = None, identity: dict[str, Any] | None = None) -> None:
+        host = urlparse(base_url).hostname if base_url else "api.openai.com"
+        super().__init__(cache, identity or {"kind": "openai", "model": model, "host": host})
+        self.model, self.base_url, self.max_concurrency = model, base_url, max_concurrency
+        self._api_key = api_key_from_env(api_key_env)  # a missing key fails here, before any work
+        self._timeout_s, self._max_retries = timeout_s, max_retries
+        self._client = None
+
+    def _connect(self):
+        """The client, made for the first request the cache cannot answer (a subclass may first start
+        the server it talks to: ``eval.generation``)."""
         from openai import OpenAI
 
-        host = urlparse(base_url).hostname if base_url else "api.openai.com"
-        super().__init__(cache, {"kind": "openai", "model": model, "host": host})
-        self.model, self.base_url, self.max_concurrency = model, base_url, max_concurrency
-        self._client = OpenAI(api_key=api_key_from_env(api_key_env), base_url=base_url,
-                              timeout=timeout_s, max_retries=max_retries)
+        return OpenAI(api_key=self._api_key, base_url=self.base_url, timeout=self._timeout_s,
+                      max_retries=self._max_retries)
 
     def _send_one(self, messages: Messages, params: Params) -> Completion:
         import openai
@@ -216,6 +223,8 @@ class OpenAIBackend(_CachedBackend):
                           completion_tokens=usage.completion_tokens if usage else None)
 
     def _send_all(self, requests, indexes, done) -> None:
+        if requests and self._client is None:
+            self._client = self._connect()
         with ThreadPoolExecutor(max_workers=self.max_concurrency, thread_name_prefix="chat") as pool:
             futures = {pool.submit(self._send_one, m, p): i for (m, p), i in zip(requests, indexes, strict=True)}
             for future in as_completed(futures):  # cache each answer the moment it arrives

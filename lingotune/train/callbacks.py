@@ -3,11 +3,11 @@
 from __future__ import annotations
 
 import json
-import os
 from pathlib import Path
 
 from transformers import TrainerCallback
 
+from lingotune.core.context import is_main_process
 from lingotune.core.progress import progress_bar
 
 LOGGED_KEYS = ("loss", "learning_rate", "grad_norm", "epoch", "train_runtime", "train_loss")
@@ -23,7 +23,7 @@ class MetricsJsonl(TrainerCallback):
 
     def __init__(self, path: Path, phase: str | None = None, resume_step: int = 0, step_offset: int = 0) -> None:
         self.path, self.phase, self.step_offset = path, phase, step_offset
-        if path.exists() and int(os.environ.get("RANK", "0")) == 0:  # launched processes: the main one writes
+        if path.exists() and is_main_process():  # launched processes: the main one writes
             kept = []
             for line in path.read_text().splitlines():
                 if not line.strip():

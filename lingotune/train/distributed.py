@@ -19,6 +19,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
+from lingotune.core.context import is_main_process
 from lingotune.core.errors import LingotuneError
 from lingotune.core.progress import console
 
@@ -34,16 +35,9 @@ class TrainingJob:
     kwargs: dict[str, Any] = field(default_factory=dict)
 
 
-def is_main_process() -> bool:
-    return int(os.environ.get("RANK", "0")) == 0
-
-
 def launch_training(config: Path, out_dir: Path, *args, **kwargs):
     """``train_on(*args, **kwargs)`` in the processes ``config`` asks for; returns the main process's
     ``(TrainResult, dropped)``. The job and result files are lingotune's own, in the step's folder."""
-    config = Path(config)
-    if not config.is_file():
-        raise LingotuneError(f"--config {config}: no such accelerate config file")
     out_dir.mkdir(parents=True, exist_ok=True)
     job_path, result_path = out_dir / JOB_FILE, out_dir / RESULT_FILE
     result_path.unlink(missing_ok=True)
@@ -52,7 +46,7 @@ def launch_training(config: Path, out_dir: Path, *args, **kwargs):
     command = [sys.executable, "-m", "accelerate.commands.launch", "--config_file", str(config),
                "-m", "lingotune.train.distributed", str(job_path)]
     console.print(f"[dim]accelerate launch --config_file {config} (training only)[/dim]")
-    completed = subprocess.run(command, env={**os.environ, "LINGOTUNE_LAUNCHED": "1"})
+    completed = subprocess.run(command)
     if completed.returncode != 0 or not result_path.exists():
         raise LingotuneError(f"training under accelerate launch failed (exit status {completed.returncode}); "
                              f"its output is above; config {config}")

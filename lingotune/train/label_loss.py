@@ -83,8 +83,8 @@ def example_losses(model, inputs: dict[str, Any]):
     counts = torch.bincount(target_segment, minlength=n)
     means = sums / counts.clamp_min(1)
     order = inputs.get("example_order")
-    if order is not None:  # segment k holds example order[k]
-        inverse = torch.empty_like(order)
-        inverse[order] = torch.arange(len(order), device=order.device)
-        means, counts = means[inverse], counts[inverse]
-    return means, counts
+    if order is None:
+        return means, counts
+    in_order, counts_in_order = torch.empty_like(means), torch.empty_like(counts)
+    in_order[order], counts_in_order[order] = means, counts  # segment k holds example order[k]
+    return in_order, counts_in_order

@@ -287,26 +287,22 @@ def save_final(trained, base: ResolvedModel, tokenizer, spec: TrainSpec, run_dir
 
     model_dir = trained_model(run_dir)
     adapter_dir = run_dir / "adapter" if spec.method == "lora" else None
-    distributed = trainer is not None and trainer.args.world_size > 1
-    if distributed:
-        trainer.save_model(str(adapter_dir or model_dir))
+    if trainer is not None and trainer.args.world_size > 1:
+        trainer.save_model(str(adapter_dir or model_dir))  # every process: FSDP / ZeRO-3 gather their shards
         if not trainer.is_world_process_zero():
             return model_dir, adapter_dir
-        tokenizer.save_pretrained(adapter_dir or model_dir)
-        if adapter_dir is None:
-            return model_dir, adapter_dir
+    elif adapter_dir is not None:
+        trained.save_pretrained(adapter_dir)
+    else:
+        trained.save_pretrained(model_dir, safe_serialization=True)
     if adapter_dir is not None:
         from peft import PeftModel
 
-        if not distributed:
-            trained.save_pretrained(adapter_dir)
-            tokenizer.save_pretrained(adapter_dir)
+        tokenizer.save_pretrained(adapter_dir)
         base_model = AutoModelForCausalLM.from_pretrained(
             base.path, dtype=torch.float32, trust_remote_code=trust_remote_code, use_safetensors=True
         )
         merged = PeftModel.from_pretrained(base_model, adapter_dir).merge_and_unload()
-    else:
-        merged = trained
-    merged.save_pretrained(model_dir, safe_serialization=True)
+        merged.save_pretrained(model_dir, safe_serialization=True)
     tokenizer.save_pretrained(model_dir)
     return model_dir, adapter_dir
