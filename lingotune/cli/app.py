@@ -135,6 +135,62 @@ def data_validate(
     console.print(f"[green]✓[/green] {escape(str(file))}: all records valid")
 
 
+@data_app.command("translate")
+@user_errors
+def data_translate(
+    file: Path,
+    to: Annotated[str, typer.Option("--to", help="target language code (es, hi, pt-BR, spa_Latn…)")],
+    out: Annotated[Path, typer.Option("--out", "-o", help="translated file (.jsonl, or .json for a JSON list)")],
+    source_language: Annotated[str, typer.Option("--from", help="the file's language")] = "en",
+    format: FormatOpt = "auto",
+    backend: Annotated[str, typer.Option(help="local (a causal LM lingotune loads) | openai (any OpenAI-compatible "
+                                              "endpoint) | seq2seq (Marian/NLLB/M2M100/MADLAD)")] = "local",
+    model: Annotated[str, typer.Option(help="model: embedded name, local folder or hub id; served name for "
+                                            "openai")] = "smollm2-135m-instruct",
+    base_url: Annotated[str | None, typer.Option(help="openai: e.g. http://127.0.0.1:8000/v1")] = None,
+    api_key_env: Annotated[str | None, typer.Option(help="openai: NAME of the env variable with the key")] = None,
+    max_concurrency: Annotated[int, typer.Option(help="openai: requests in flight")] = 4,
+    few_shot: Annotated[Path | None, typer.Option(help="parallel file (TSV) whose first pairs are shown to a "
+                                                       "prompted translator")] = None,
+    prompt_only: Annotated[bool, typer.Option(help="translate prompts only and regenerate the answers with "
+                                                   "--regenerate-model (Bactrian-X)")] = False,
+    regenerate_model: Annotated[str | None, typer.Option(help="local model that writes the answers")] = None,
+    max_chars: Annotated[int, typer.Option(help="split prose longer than this at sentences")] = 400,
+    max_records: Annotated[int | None, typer.Option(help="translate only the first N records")] = None,
+    config: Annotated[Path | None, typer.Option(help="a YAML file with the translate: section (all options, "
+                                                     "filters included); other options are then ignored")] = None,
+    cache: Annotated[Path | None, typer.Option(help="request cache (sqlite); default ~/.cache/lingotune")] = None,
+) -> None:
+    """Translate a data file, keeping code, URLs, placeholders and numbers; cached, resumable, filtered.
+
+    Writes OUT (kept records, same format, source text under "translation"), OUT.rejected.jsonl (with
+    reasons), translation_report.md and translation_summary.json beside OUT.
+    """
+    import yaml
+    from pydantic import ValidationError
+
+    from lingotune.data.translate.dataset import translate_file
+    from lingotune.data.translate.spec import TranslateSpec
+    from lingotune.inference.backends import RequestCache
+
+    if config is not None:
+        tree = yaml.safe_load(config.read_text(encoding="utf-8"))
+        tree = tree.get("translate", tree) if isinstance(tree, dict) else tree
+    else:
+        tree = {"source_language": source_language, "max_chars": max_chars, "max_records": max_records,
+                "backend": {"kind": backend, "model": model, "base_url": base_url, "api_key_env": api_key_env,
+                            "max_concurrency": max_concurrency},
+                **({"few_shot": {"path": str(few_shot)}} if few_shot else {}),
+                **({"fields": "prompt", "regenerate": {"kind": "local", "model": regenerate_model or model}}
+                   if prompt_only else {})}
+    try:
+        spec = TranslateSpec.model_validate(tree)
+    except ValidationError as exc:
+        problems = "; ".join(f"{'.'.join(map(str, e['loc']))}: {e['msg']}" for e in exc.errors())
+        raise LingotuneError(f"{config or 'options'}: {problems}") from None
+    translate_file(file, to, spec, out, fmt=format, cache=RequestCache(cache) if cache else None)
+
+
 @data_app.command("stats")
 @user_errors
 def data_stats(

@@ -36,6 +36,7 @@ class RunRecord(BaseModel):
     experts: dict[str, dict[str, Any]] = {}
     variants: dict[str, dict[str, Any]] = {}
     analysis: dict[str, Any] | None = None
+    translations: dict[str, dict[str, Any]] = {}  # per translated data source: kept, rejected, reasons, requests
 
     def add_training(self, seconds: float, tokens: int, examples: int, dropped: int, loss: float | None) -> None:
         self.train_time_s += seconds

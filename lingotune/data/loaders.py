@@ -5,23 +5,33 @@ record → one Example, or a DataError naming that record). :func:`load_examples
 record; :func:`collect_examples` runs the very same readers and parsers but keeps going, so that
 ``validate_file`` can list every problem of a file in one pass instead of one per run.
 
-Where an error points: JSONL, TSV and text files give the 1-based line number, a JSON list gives
-``record i``, SQuAD gives ``data[i].paragraphs[j].qas[k]``, a Hugging Face dataset gives ``row i`` and a
-problem with the whole file gives ``file``.
+Where an error points: JSONL, TSV and text files give the 1-based line number, a CSV file the line its
+row starts on (a quoted cell may span lines), a JSON list gives ``record i``, SQuAD gives
+``data[i].paragraphs[j].qas[k]``, a Hugging Face dataset gives ``row i`` and a problem with the whole
+file gives ``file``.
+
+Files whose column names (or JSON keys) are localised, as in CrossAlpaca's translated XQuAD/MLQA CSVs
+(``id,contesto,domanda,risposte``), are read through a ``columns`` mapping from the canonical names to
+the file's own; it renames each record before the parser sees it, so every parser stays as it is.
 """
 
 from __future__ import annotations
 
+import ast
+import json
 import os
-from collections.abc import Callable, Iterable
-from dataclasses import dataclass
+import re
+from collections.abc import Callable, Iterable, Iterator, Mapping
+from dataclasses import dataclass, replace
 from pathlib import Path
 from typing import Any
 
 from lingotune.core.errors import DataError
+from lingotune.core.schema import COLUMN_NAMES, check_columns
 from lingotune.data.example import ROLES, Example
 from lingotune.data.readers import (
     RawRecord,
+    csv_rows,
     describe,
     first_record,
     hf_rows,
@@ -34,7 +44,8 @@ from lingotune.language.codes import normalize_language
 PathLike = str | os.PathLike[str]
 DataPath = PathLike | tuple[PathLike, PathLike] | list[PathLike]
 
-FORMATS = ("alpaca", "sharegpt", "messages", "squad", "parallel", "hf", "mt_bench", "auto")
+FORMATS = ("alpaca", "sharegpt", "messages", "squad", "parallel", "hf", "mt_bench", "csv", "auto")
+Columns = Mapping[str, str] | None
 
 # Language subtag, then an optional script (Hans, Latn) and an optional region (BR, 419).
 _LANGUAGE_HINT = ("expected an ISO 639-1/-3 code such as 'es' or 'fil', optionally with a script or region: "
@@ -217,6 +228,173 @@ def parse_mt_bench(rec: RawRecord, opts: Options) -> Example:
     return Example(messages, _language(rec, record, opts), opts.source, meta)
 
 
+# --------------------------------------------------------------------------------------------------- csv
+# Cells a CSV row always has, even when its writer had nothing to put there: blank means absent (a
+# blank "language" cell is no language code, a blank "id" no id).
+_BLANK_IS_ABSENT = ("id", "language", "lang", "title")
+# What is parsed as a dict/list: "{...}" and "[" followed by a container or a quote. An answer text
+# such as "[1] Smith" stays text; a dict literal that fails to parse is an error, never answer text.
+_STRUCTURED = re.compile(r"\s*(\{|\[\s*[\[{'\"\]])")
+# pandas writes a Hugging Face row's answers as "{'text': array(['308'], dtype=object), ...}".
+_NUMPY_ARRAY = re.compile(r"array\((\[.*?\])(?:,\s*dtype=[\w.]+)?\)", re.S)
+_ANSWERS = ('{"text": [...], "answer_start": [...]}, a list of {"text", "answer_start"} or the answer '
+            "text itself")
+
+
+def _cells(rec: RawRecord) -> dict[str, Any]:
+    return {k: v for k, v in rec.value.items() if k not in _BLANK_IS_ABSENT or str(v).strip()}
+
+
+def _literal(cell: str) -> Any:
+    """JSON, then a Python literal (``ast.literal_eval``, which runs nothing), then pandas' numpy repr."""
+    try:
+        return json.loads(cell)
+    except ValueError:
+        pass
+    for text in (cell, _NUMPY_ARRAY.sub(r"\1", cell) if "array(" in cell else None):
+        if text is None:
+            continue
+        try:
+            return ast.literal_eval(text.strip())
+        except (ValueError, TypeError, SyntaxError, MemoryError, RecursionError):
+            pass
+    return None
+
+
+def _start(value: Any) -> int | None:
+    if isinstance(value, bool):
+        return None
+    if isinstance(value, int):
+        return value
+    if isinstance(value, float) and value.is_integer():  # pandas turns int columns with gaps into floats
+        return int(value)
+    return None
+
+
+def _answer(rec: RawRecord, text: Any, start: Any, context: str, where: str) -> dict[str, Any]:
+    if not isinstance(text, str):
+        raise rec.fail(f'"answers"{where}: the answer text must be a string, got {describe(text)}')
+    if start is None:  # only the text is given: find it, as a plain-string cell is
+        return {"text": text, "answer_start": context.find(text)}
+    if _start(start) is None:
+        raise rec.fail(f'"answers"{where}: answer_start must be an integer, got {describe(start)}')
+    return {"text": text, "answer_start": _start(start)}
+
+
+def _answer_list(rec: RawRecord, value: Any, context: str) -> list[dict[str, Any]]:
+    if isinstance(value, dict) and "text" in value:
+        texts, starts = value["text"], value.get("answer_start")
+        if isinstance(texts, str):
+            return [_answer(rec, texts, starts, context, "")]
+        if not isinstance(texts, (list, tuple)):
+            raise rec.fail(f'"answers": "text" must be a list of strings, got {describe(texts)}')
+        if starts is None:
+            starts = [None] * len(texts)
+        if not isinstance(starts, (list, tuple)) or len(starts) != len(texts):
+            raise rec.fail(f'"answers": {len(texts)} texts but answer_start is {describe(starts)}')
+        return [_answer(rec, t, s, context, f"[{i}]") for i, (t, s) in enumerate(zip(texts, starts, strict=True))]
+    if isinstance(value, (list, tuple)):
+        answers = []
+        for i, item in enumerate(value):
+            if isinstance(item, dict):
+                answers.append(_answer(rec, item.get("text"), item.get("answer_start"), context, f"[{i}]"))
+            else:
+                answers.append(_answer(rec, item, None, context, f"[{i}]"))
+        return answers
+    raise rec.fail(f'"answers": expected {_ANSWERS}, got {describe(value)}')
+
+
+def _answers_cell(rec: RawRecord, cell: Any, context: str) -> list[dict[str, Any]]:
+    """CrossAlpaca's Python-dict literal, a JSON object or list, or the answer text alone."""
+    if not isinstance(cell, str) or not cell.strip():
+        raise rec.fail('"answers" is empty')
+    if not _STRUCTURED.match(cell):
+        return [{"text": cell, "answer_start": context.find(cell)}]
+    value = _literal(cell)
+    if value is None:
+        raise rec.fail(f'"answers" looks like a dict or list but is neither JSON nor a Python literal: '
+                       f"{describe(cell)}")
+    return _answer_list(rec, value, context)
+
+
+def parse_csv_qa(rec: RawRecord, opts: Options) -> Example:
+    """A translated XQuAD/MLQA row: the same Example as its SQuAD question, once the answers cell is read.
+
+    A file without an id column numbers its questions by row, as SQuAD's ids are required downstream.
+    """
+    record = _cells(rec)
+    answers = _answers_cell(rec, record.get("answers"), _text(rec, record, "context"))
+    record = {**record, "answers": answers, "id": record.get("id", str(rec.index))}
+    return parse_squad(replace(rec, value=record), opts)
+
+
+def parse_csv_alpaca(rec: RawRecord, opts: Options) -> Example:
+    return parse_alpaca(replace(rec, value=_cells(rec)), opts)
+
+
+def _csv_parser(path: str, header: list[str], mapping: Mapping[str, str]) -> Parser:
+    """The header decides, once for the file: each row has the same cells."""
+    names = set(header) - set(mapping.values()) | set(mapping)
+    qa = ("context", "question", "answers")
+    if names.issuperset(qa):
+        return parse_csv_qa
+    if names.issuperset(("instruction", "output")):
+        return parse_csv_alpaca
+    missing = [name for name in qa if name not in names]
+    partly = f" (it has {', '.join(n for n in qa if n in names)} but no {', '.join(missing)})" \
+        if len(missing) < len(qa) else ""
+    raise DataError(path, "file", f"the header {header} has no context, question and answers columns "
+                    f"(extractive QA){partly} and no instruction and output columns (Alpaca); if the file "
+                    "names them in another language, map them: columns: {context: <its name>, "
+                    "question: <its name>, answers: <its name>}")
+
+
+def _csv_mapping(path: str, header: list[str], columns: Columns) -> dict[str, str]:
+    """The caller's mapping, plus header names that match a canonical name but for case ("Context")."""
+    mapping = dict(columns or {})
+    _check_mapped(path, mapping, header, "column")
+    used, exact = set(mapping.values()), set(header)
+    for name in header:
+        canonical = name.lower()
+        if (name not in used and canonical in COLUMN_NAMES and canonical not in mapping
+                and canonical not in exact):
+            mapping[canonical] = name
+    return mapping
+
+
+# ------------------------------------------------------------------------------------------------ columns
+def _checked_columns(source: str, columns: Columns) -> dict[str, str] | None:
+    """The recipe schema checks this too; API callers get the same message as a DataError."""
+    try:
+        return check_columns(dict(columns)) if columns else None
+    except ValueError as error:
+        raise DataError(source, "columns", str(error)) from None
+
+
+def _check_mapped(path: str, columns: Mapping[str, str], present: Iterable[str], what: str) -> None:
+    """A mapped name the file lacks is almost always a typo: say what the file does have."""
+    present = list(present)
+    missing = [f"{canonical}: {name}" for canonical, name in columns.items() if name not in present]
+    if missing:
+        raise DataError(path, "file", f"columns maps {', '.join(missing)}, but the file has no such {what}; "
+                        f"its {what}s are {', '.join(map(str, present)) or 'none'}")
+
+
+def _renamed(value: Any, columns: Mapping[str, str]) -> Any:
+    """The record under canonical names; one file column may feed several canonical names."""
+    if not isinstance(value, dict) or not columns:
+        return value
+    sources = set(columns.values())
+    renamed = {key: item for key, item in value.items() if key not in sources}
+    renamed.update({canonical: value[name] for canonical, name in columns.items() if name in value})
+    return renamed
+
+
+def _rename_records(records: Iterable[RawRecord], columns: Mapping[str, str]) -> Iterator[RawRecord]:
+    for rec in records:
+        yield replace(rec, value=_renamed(rec.value, columns)) if isinstance(rec.value, dict) else rec
+
+
 # A record's keys name its format; used for "auto" and for Hugging Face columns.
 _BY_KEYS: tuple[tuple[str, tuple[str, ...]], ...] = (
     ("messages", ("messages",)),
@@ -243,8 +421,9 @@ def _source_name(path: DataPath, name: str | None) -> str:
     return str(path)
 
 
-def detect_format(path: DataPath) -> str:
-    """Guess from the path, then from the first record's keys: extensions alone are ambiguous."""
+def detect_format(path: DataPath, columns: Columns = None) -> str:
+    """Guess from the path, then from the first record's keys (under ``columns``' names): extensions
+    alone are ambiguous."""
     if isinstance(path, (tuple, list)) or "|" in str(path):
         return "parallel"
     p = Path(path)
@@ -252,9 +431,12 @@ def detect_format(path: DataPath) -> str:
         return "hf"
     if p.suffix.lower() in (".tsv", ".tab"):
         return "parallel"
+    if p.suffix.lower() == ".csv":
+        return "csv"
     record = first_record(str(p))
     if isinstance(record, dict) and isinstance(record.get("data"), list):
         return "squad"
+    record = _renamed(record, columns or {})
     guessed = format_for_keys(record) if isinstance(record, dict) else None
     if guessed is None or guessed == "squad":
         raise DataError(str(p), "file", f"cannot tell the format from the first record ({describe(record)}); "
@@ -262,7 +444,11 @@ def detect_format(path: DataPath) -> str:
     return guessed
 
 
-def _open(path: DataPath, fmt: str, split: str | None) -> tuple[Iterable[RawRecord], Parser]:
+def _open(path: DataPath, fmt: str, split: str | None,
+          columns: Mapping[str, str] | None) -> tuple[Iterable[RawRecord], Parser]:
+    if columns and fmt in ("squad", "parallel"):
+        raise DataError(_source_name(path, None), "columns", f"a column mapping applies to csv, JSON/JSONL "
+                        f"and hf files; format {fmt!r} has a fixed layout")
     if fmt == "parallel":
         return parallel_records(path), parse_parallel
     if isinstance(path, (tuple, list)):
@@ -271,15 +457,30 @@ def _open(path: DataPath, fmt: str, split: str | None) -> tuple[Iterable[RawReco
     path = str(path)
     if fmt == "squad":
         return squad_records(path), parse_squad
+    if fmt == "csv":
+        header, rows = csv_rows(path)
+        mapping = _csv_mapping(path, header, columns)
+        return _rename_records(rows, mapping), _csv_parser(path, header, mapping)
     if fmt == "hf":
-        columns, rows = hf_rows(path, split)
-        guessed = format_for_keys(columns)
+        names, rows = hf_rows(path, split)
+        if columns:
+            _check_mapped(path, columns, names, "column")
+            names, rows = list(_renamed(dict.fromkeys(names), columns)), _rename_records(rows, columns)
+        guessed = format_for_keys(names)
         if guessed is None:
-            raise DataError(path, "file", f"cannot interpret columns {sorted(columns)}: expected messages, "
+            raise DataError(path, "file", f"cannot interpret columns {sorted(names)}: expected messages, "
                             "conversations, instruction+output, question_id+turns or "
                             "question+context+answers")
         return rows, _PARSERS[guessed]
-    return json_records(path), _PARSERS[fmt]
+    if Path(path).suffix.lower() == ".csv":
+        raise DataError(path, "format", f"a .csv file cannot be read as {fmt!r}, a JSON format; use 'csv'")
+    records: Iterable[RawRecord] = json_records(path)
+    if columns:
+        records = list(records)  # every record's keys count: an optional key may be absent from the first
+        keys = sorted({str(key) for rec in records if isinstance(rec.value, dict) for key in rec.value})
+        _check_mapped(path, columns, keys, "key")
+        records = _rename_records(records, columns)
+    return records, _PARSERS[fmt]
 
 
 def _convert(records: Iterable[RawRecord], parser: Parser, opts: Options,
@@ -302,33 +503,38 @@ def _convert(records: Iterable[RawRecord], parser: Parser, opts: Options,
 
 
 def _run(path: DataPath, fmt: str, language: str, source_language: str | None, name: str | None,
-         split: str | None, errors: list[DataError] | None) -> list[Example]:
+         split: str | None, columns: Columns, errors: list[DataError] | None) -> list[Example]:
     source = _source_name(path, name)
     if fmt not in FORMATS:
         raise DataError(source, "format", f"unknown format {fmt!r}; expected one of {', '.join(FORMATS)}")
     language = check_language(language, source, "language")
     if source_language is not None:
         source_language = check_language(source_language, source, "source_language")
+    mapping = _checked_columns(source, columns)
     if fmt == "auto":
-        fmt = detect_format(path)
-    records, parser = _open(path, fmt, split)
+        fmt = detect_format(path, mapping)
+    records, parser = _open(path, fmt, split, mapping)
     return _convert(records, parser, Options(language, source, source_language), errors)
 
 
 def load_examples(path: DataPath, format: str, language: str, *, source_language: str | None = None,
-                  name: str | None = None, split: str | None = None) -> list[Example]:
-    """Load a file of any supported format; the first malformed record raises a DataError."""
-    return _run(path, format, language, source_language, name, split, None)
+                  name: str | None = None, split: str | None = None, columns: Columns = None) -> list[Example]:
+    """Load a file of any supported format; the first malformed record raises a DataError.
+
+    ``columns`` maps canonical names to the file's own (``{"context": "contesto"}``) for csv, JSON/JSONL
+    and hf files whose column names or keys are localised.
+    """
+    return _run(path, format, language, source_language, name, split, columns, None)
 
 
 def collect_examples(
     path: DataPath, format: str, language: str, *, source_language: str | None = None,
-    name: str | None = None, split: str | None = None,
+    name: str | None = None, split: str | None = None, columns: Columns = None,
 ) -> tuple[list[Example], list[DataError]]:
     """Like :func:`load_examples`, but every bad record becomes one entry of the error list."""
     errors: list[DataError] = []
     try:
-        examples = _run(path, format, language, source_language, name, split, errors)
+        examples = _run(path, format, language, source_language, name, split, columns, errors)
     except DataError as error:  # the file as a whole is unreadable: nothing further to check
         return [], [*errors, error]
     return examples, errors
@@ -360,13 +566,17 @@ def load_mt_bench(path: PathLike, language: str, *, name: str | None = None) -> 
     return load_examples(path, "mt_bench", language, name=name)
 
 
+def load_csv(path: PathLike, language: str, *, name: str | None = None, columns: Columns = None) -> list[Example]:
+    return load_examples(path, "csv", language, name=name, columns=columns)
+
+
 def load_hf(path: PathLike, language: str, *, name: str | None = None,
             split: str | None = None) -> list[Example]:
     return load_examples(path, "hf", language, name=name, split=split)
 
 
 __all__ = [
-    "FORMATS", "Options", "RawRecord", "check_language", "collect_examples", "detect_format",
-    "format_for_keys", "load_alpaca", "load_examples", "load_hf", "load_messages", "load_mt_bench",
+    "FORMATS", "Columns", "Options", "RawRecord", "check_language", "collect_examples", "detect_format",
+    "format_for_keys", "load_alpaca", "load_csv", "load_examples", "load_hf", "load_messages", "load_mt_bench",
     "load_parallel", "load_sharegpt", "load_squad", "normalize_language",
 ]

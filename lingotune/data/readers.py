@@ -8,6 +8,7 @@ Only problems that make the whole file unreadable are raised here.
 
 from __future__ import annotations
 
+import csv
 import json
 import os
 from collections.abc import Iterator
@@ -209,6 +210,66 @@ def parallel_records(spec: str | os.PathLike[str] | tuple[Any, ...] | list[Any])
         yield from _aligned_records(src.strip(), tgt.strip())
     else:
         yield from _tsv_records(str(spec))
+
+
+def _csv_source(text: str) -> list[str]:
+    """Lines for ``csv.reader`` cut at "\n" only, ends kept: like :func:`lines`, so line numbers agree
+    with an editor's, and a quoted cell keeps its own line breaks."""
+    parts = text.split("\n")
+    return [part + "\n" for part in parts[:-1]] + ([parts[-1]] if parts[-1] else [])
+
+
+def csv_rows(path: str) -> tuple[list[str], Iterator[RawRecord]]:
+    """The header (it decides the parser) and one record per row, a dict keyed by the header's names.
+
+    A row's ``line`` is the line it starts on: a quoted cell may span several lines, and the start
+    is where a user looks. Strict quoting, so a stray quote is reported rather than silently merging
+    cells; a row with the wrong number of cells is a bad record, not the end of the file.
+    """
+    source = _csv_source(read_text(path))
+    reader = csv.reader(source, strict=True)
+    header: list[str] | None = None
+    while header is None:
+        try:
+            row = next(reader)
+        except StopIteration:
+            raise DataError(path, "file", "no header line (column names) found") from None
+        except csv.Error as error:
+            raise DataError(path, str(reader.line_num), f"the header is not valid CSV: {error}") from None
+        header = [cell.strip() for cell in row] if any(cell.strip() for cell in row) else None
+    seen: set[str] = set()
+    for name in header:
+        if name and name in seen:
+            raise DataError(path, str(reader.line_num), f"the header names column {name!r} twice")
+        seen.add(name)
+    return header, _csv_records(path, reader, header)
+
+
+def _csv_records(path: str, reader: Any, header: list[str]) -> Iterator[RawRecord]:
+    index = 0
+    while True:
+        start = reader.line_num + 1
+        try:
+            row = next(reader)
+        except StopIteration:
+            return
+        except csv.Error as error:
+            problem = f"not valid CSV: {error}"
+            if "unexpected end of data" in str(error):
+                problem += " (a quoted cell is never closed)"
+            yield RawRecord(path, str(start), index, None, start, problem)
+            index += 1
+            continue
+        if not row or (len(row) == 1 and not row[0].strip() and len(header) > 1):
+            continue  # a blank line
+        if len(row) != len(header):
+            problem = (f"expected {len(header)} comma-separated cells ({', '.join(header)}), got {len(row)}"
+                       + (f" (the row runs to line {reader.line_num}: an unbalanced quote?)"
+                          if reader.line_num > start else ""))
+            yield RawRecord(path, str(start), index, None, start, problem)
+        else:
+            yield RawRecord(path, str(start), index, dict(zip(header, row, strict=True)), start)
+        index += 1
 
 
 def _pick_split(path: str, data: Any, split: str | None) -> Any:

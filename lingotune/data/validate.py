@@ -7,16 +7,18 @@ loaders' own per-record parsers in collect-all mode: what validates here is exac
 from __future__ import annotations
 
 from lingotune.core.errors import DataError
-from lingotune.data.loaders import DataPath, collect_examples
+from lingotune.data.loaders import Columns, DataPath, collect_examples
 
 
 def validate_file(path: DataPath, format: str, language: str = "und", *, source_language: str | None = None,
-                  split: str | None = None) -> list[DataError]:
+                  split: str | None = None, columns: Columns = None) -> list[DataError]:
     """Every problem of the file, in file order; an empty list means it loads cleanly.
 
-    ``language`` defaults to "und" (undetermined) because validity does not depend on it.
+    ``language`` defaults to "und" (undetermined) because validity does not depend on it; ``columns``
+    matters, since a file with localised column names only loads through its mapping.
     """
-    _, errors = collect_examples(path, format, language, source_language=source_language, split=split)
+    _, errors = collect_examples(path, format, language, source_language=source_language, split=split,
+                                 columns=columns)
     return errors
 
 

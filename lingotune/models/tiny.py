@@ -61,3 +61,81 @@ def build_tiny_model(out_dir: Path, seed: int = 0, num_layers: int = 4) -> Path:
     model.save_pretrained(out_dir, safe_serialization=True)
     tokenizer.save_pretrained(out_dir)
     return out_dir
+
+
+_NTREX_PAIRS = Path(__file__).resolve().parents[2] / "data" / "quickstart" / "ntrex" / "ntrex.en-es.train.tsv"
+
+
+def _ntrex_side(spanish: bool) -> list[str]:
+    """One side of the repo's NTREX en-es pairs (the quickstart copy), or the few built-in lines when
+    lingotune runs without its data folder (an installed wheel)."""
+    if _NTREX_PAIRS.exists():
+        lines = _NTREX_PAIRS.read_text(encoding="utf-8").splitlines()
+        return [line.split("\t")[1 if spanish else 0] for line in lines[:300] if "\t" in line]  # enough for 200 pieces
+    return _TRAINING_TEXT * 20
+
+
+def _train_spm(lines: list[str], vocab_size: int) -> bytes:
+    import io
+
+    import sentencepiece as spm
+
+    model = io.BytesIO()
+    spm.SentencePieceTrainer.train(
+        sentence_iterator=iter(lines), model_writer=model, vocab_size=vocab_size, model_type="unigram",
+        character_coverage=1.0, hard_vocab_limit=False, num_threads=1, minloglevel=2,
+        bos_id=-1, eos_id=-1, pad_id=-1, unk_id=0,  # Marian's vocab.json owns </s>, <unk> and <pad>
+    )
+    return model.getvalue()
+
+
+def build_tiny_marian(out_dir: Path, source_language: str = "en", target_language: str = "es", seed: int = 0) -> Path:
+    """A tiny random MarianMTModel (d_model 32, 2+2 layers) with a real MarianTokenizer, for plumbing
+    tests of the seq2seq translation backend only: its weights are random, so it translates nothing.
+
+    The tokenizer is built the way Helsinki-NLP's are: a source and a target SentencePiece model
+    (trained here in a fraction of a second on 300 of the repo's NTREX English/Spanish lines; a side that is
+    neither language gets English pieces, which is enough for plumbing) plus one shared vocab.json
+    with ``</s>`` first and ``<pad>`` last, which is also the decoder start token. ``source_lang`` /
+    ``target_lang`` are recorded in tokenizer_config.json, so a backend can check the pair.
+    """
+    import json
+    import tempfile
+
+    import sentencepiece as spm
+    import torch
+    from transformers import MarianConfig, MarianMTModel, MarianTokenizer
+
+    from lingotune.language.codes import canonical_language
+
+    out_dir.mkdir(parents=True, exist_ok=True)
+    pieces: list[str] = []
+    with tempfile.TemporaryDirectory() as scratch:
+        spm_files = {}
+        for side, language in (("source", source_language), ("target", target_language)):
+            path = Path(scratch) / f"{side}.spm"
+            path.write_bytes(_train_spm(_ntrex_side(canonical_language(language) == "es"), vocab_size=200))
+            processor = spm.SentencePieceProcessor(model_file=str(path))
+            pieces += [processor.id_to_piece(i) for i in range(processor.get_piece_size())
+                       if not (processor.is_unknown(i) or processor.is_control(i))]
+            spm_files[side] = path
+        vocab = ["</s>", "<unk>", *dict.fromkeys(pieces), "<pad>"]
+        vocab_path = Path(scratch) / "vocab.json"
+        vocab_path.write_text(json.dumps({piece: i for i, piece in enumerate(vocab)}, ensure_ascii=False))
+        tokenizer = MarianTokenizer(
+            source_spm=str(spm_files["source"]), target_spm=str(spm_files["target"]), vocab=str(vocab_path),
+            source_lang=source_language, target_lang=target_language, model_max_length=512,
+        )
+        tokenizer.save_pretrained(out_dir)
+    pad = len(vocab) - 1
+    config = MarianConfig(
+        vocab_size=len(vocab), d_model=32, encoder_layers=2, decoder_layers=2, encoder_attention_heads=2,
+        decoder_attention_heads=2, encoder_ffn_dim=64, decoder_ffn_dim=64, max_position_embeddings=512,
+        pad_token_id=pad, eos_token_id=0, decoder_start_token_id=pad, forced_eos_token_id=0,
+        scale_embedding=True, share_encoder_decoder_embeddings=True,
+    )
+    torch.manual_seed(seed)
+    model = MarianMTModel(config)
+    model.generation_config.bad_words_ids = [[pad]]  # as in Helsinki-NLP's configs: never emit <pad>
+    model.save_pretrained(out_dir, safe_serialization=True)
+    return out_dir

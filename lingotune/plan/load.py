@@ -52,12 +52,16 @@ def _file_entries(recipe: Recipe) -> list[tuple[Any, tuple[Any, ...]]]:
 def _resolve_paths(recipe: Recipe, path: Path, root: yaml.Node | None) -> None:
     for item, loc in _file_entries(recipe):
         fields = item.file_fields() if hasattr(item, "file_fields") else ["path"]
-        for name in fields:
-            value = getattr(item, name)
-            where = ".".join(map(str, (*loc, name)))
+        for dotted in fields:  # "path", or a nested one: "translate.few_shot.path"
+            *parents, name = dotted.split(".")
+            holder = item
+            for parent in parents:
+                holder = getattr(holder, parent)
+            value = getattr(holder, name)
+            keys = (*loc, *parents, name)
             paths = value if isinstance(value, list) else value.split("|")
-            resolved = [resolve_file(p, path, where, root, (*loc, name)) for p in paths]
-            setattr(item, name, resolved if len(resolved) > 1 else resolved[0])
+            resolved = [resolve_file(p, path, ".".join(map(str, keys)), root, keys) for p in paths]
+            setattr(holder, name, resolved if len(resolved) > 1 else resolved[0])
     judge = recipe.eval.judge if recipe.eval else None
     for attr in ("questions", "reference_answers", "answers", "judge_prompts", "baseline_answers"):
         value = getattr(judge, attr, None)

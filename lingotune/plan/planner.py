@@ -3,7 +3,7 @@
 One plain list, not a task graph: the recipe's own order (phases, experts, variants, each checked at
 load to name only what comes before it) already is a valid order. The shapes:
 
-- single run:  evaluate base → train → [merge] → evaluate final → report
+- single run:  [translate] → evaluate base → train → [merge] → evaluate final → report
 - phases:      evaluate base → phase:1 → [evaluate 1] → … → phase:N → [merge] → evaluate final → report
 - modular:     evaluate base → expert:E → [evaluate E] … → variant:V → [evaluate V] … → analyze → report
 """
@@ -18,7 +18,16 @@ from lingotune.core.errors import RecipeError
 from lingotune.core.layout import RunLayout, trained_model
 from lingotune.merge.references import parse_reference
 from lingotune.plan.recipe import ExpertSpec, Recipe
-from lingotune.plan.steps import AnalyzeStep, EvaluateStep, MergeStep, ReportStep, Step, TrainStep, model_reads
+from lingotune.plan.steps import (
+    AnalyzeStep,
+    EvaluateStep,
+    MergeStep,
+    ReportStep,
+    Step,
+    TrainStep,
+    TranslateStep,
+    model_reads,
+)
 from lingotune.train.spec import TrainSpec
 
 
@@ -137,9 +146,24 @@ def _modular(recipe: Recipe, layout: RunLayout) -> list[Step]:
     return steps
 
 
+def _translations(recipe: Recipe, layout: RunLayout) -> list[Step]:
+    """One translate step per source with ``translate:``, first: a bad translator fails before any hour of
+    evaluation or training, and its output is what the training steps read."""
+    steps: list[Step] = []
+    for _, loc, data in recipe.data_sections():
+        for source in data.sources:
+            if source.translate is not None:
+                folder = "-".join(str(k) for k in loc[:-1] if k != "data") if loc[0] != "data" else ""
+                name = f"{folder}-{source.name}" if folder else source.name
+                steps.append(TranslateStep(f"translate:{name}", layout.root / "translate" / name,
+                                           [source.path], source=source))
+    return steps
+
+
 def plan(recipe: Recipe, run_dir: Path | None = None) -> Plan:
     layout = RunLayout(run_dir or recipe.run_dir())
-    steps = _evaluate(recipe, layout, "base", "base", use_cache=bool(recipe.eval and recipe.eval.cache_base))
+    steps = _translations(recipe, layout)
+    steps += _evaluate(recipe, layout, "base", "base", use_cache=bool(recipe.eval and recipe.eval.cache_base))
     if recipe.experts or recipe.variants:
         steps += _modular(recipe, layout)
     else:

@@ -1,4 +1,4 @@
-"""The steps a run plan is made of: evaluate, train, merge, analyse, report.
+"""The steps a run plan is made of: translate, evaluate, train, merge, analyse, report.
 
 A step names what it reads (model references such as ``base`` or ``expert:lang``, data files) and
 the folder it writes, and ``run`` returns a JSON-able record of what it made. The loop
@@ -60,6 +60,28 @@ class Step:
 
 
 @dataclass
+class TranslateStep(Step):
+    """Translate one data source's file into its language; training then reads the translated file."""
+
+    source: Any = None  # a data source (SourceSpec) with translate:
+
+    def run(self, state: RunState) -> dict[str, Any]:
+        from lingotune.data.translate.dataset import translate_file
+
+        source = self.source
+        console.rule(f"translate {source.name} → {source.language}")
+        summary = translate_file(source.path, source.language, source.translate, self.writes / "translated.jsonl",
+                                 fmt=source.format, names=state.ctx.language_names,
+                                 report=self.writes / "translation_report.md")
+        return summary.to_json()
+
+    def restore(self, state: RunState, record: dict[str, Any]) -> None:
+        self.source.use_translation(record["out"])
+        state.record.translations[self.source.name] = {k: record[k] for k in (
+            "records", "kept", "rejected", "reasons", "requests", "cache_hits", "seconds", "report")}
+
+
+@dataclass
 class EvaluateStep(Step):
     stage: str = ""
     model_ref: str = "base"
@@ -95,6 +117,8 @@ class TrainStep(Step):
         from lingotune.train.run import train_on
 
         assert self.data is not None and self.spec is not None
+        for source in self.data.sources:
+            source.require_translation()
         if self.label is not None:
             console.rule(f"{self.kind_label} {self.label}")
         settings = dict(phase=self.label, step_offset=state.step_offset, self_paced=self.self_paced,

@@ -11,12 +11,14 @@ from __future__ import annotations
 from dataclasses import dataclass, field, replace
 from typing import ClassVar
 
-from pydantic import Field
+from pydantic import Field, PrivateAttr
 
+from lingotune.core.errors import RecipeError
 from lingotune.core.registry import Registry
 from lingotune.core.schema import DataFile
 from lingotune.data.example import Example
 from lingotune.data.loaders import load_examples
+from lingotune.data.translate.spec import TranslateSpec
 from lingotune.language.echo_loop import ECHO_THRESHOLD, echo_share
 
 
@@ -42,14 +44,33 @@ class SourceSpec(DataFile):
     # input" behaviour apart from open chat under the model's default system prompt, as tagged
     # back-translation keeps synthetic data apart (Caswell et al. 2019). Evaluate with the same ``system``.
     system: str | None = Field(default=None, min_length=1)
+    # Translate the file into ``language`` first (a translate step of the run plan: cached, filtered,
+    # reported); ``path`` then holds the source-language records.
+    translate: TranslateSpec | None = None
+    _translated: str | None = PrivateAttr(default=None)  # the translate step's output, once it ran
 
     def file_fields(self) -> list[str]:
         """Fields that name files, resolved against the recipe's folder when the recipe is loaded."""
-        return ["path"]
+        return ["path", *(f"translate.{f}" for f in (self.translate.file_fields() if self.translate else []))]
+
+    def use_translation(self, path: str) -> None:
+        self._translated = path
+
+    def require_translation(self) -> None:
+        if self.translate is not None and self._translated is None:
+            raise RecipeError(f"data source {self.name!r} is translated by the run's translate step, which has "
+                              "not run: use lingotune run, or lingotune data translate and point path at its output")
 
     def load(self) -> list[Example]:
+        """The records (translated ones once the translate step ran). Before that (the pre-flight check,
+        --dry-run) the source-language records stand in, so builders and the mix are still checked."""
+        if self.translate is not None:
+            if self._translated is not None:
+                return load_examples(self._translated, "auto", self.language, name=self.name)
+            return load_examples(self.path, self.format, self.translate.source_language, name=self.name,
+                                 columns=self.columns)
         return load_examples(self.path, self.format, self.language, source_language=self.source_language,
-                             name=self.name)
+                             name=self.name, columns=self.columns)
 
     def build(self, examples: list[Example], ctx: BuildContext) -> list[Example]:
         return examples

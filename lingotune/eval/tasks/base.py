@@ -61,7 +61,8 @@ class TaskSpec(DataFile):
         return ["path"]
 
     def load_items(self, language_names: dict[str, str] | None = None) -> list[EvalItem]:
-        examples = load_examples(self.path, self.format, self.language, source_language=self.source_language)
+        examples = load_examples(self.path, self.format, self.language, source_language=self.source_language,
+                                 columns=self.columns)
         if self.max_items and self.max_items < len(examples):
             examples = sample(examples, self.max_items, EVAL_SAMPLE_SEED)
         built, references = self.build(examples, language_names or {})

@@ -1,0 +1,1 @@
+"""The dataset translator: mask, translate (any backend), restore, filter, report. One module per concern."""
