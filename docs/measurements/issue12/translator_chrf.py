@@ -35,5 +35,6 @@ score = chrf_ci(outputs, refs, n_resamples=1000)
 kept_score = chrf_ci([outputs[i] for i in kept], [refs[i] for i in kept], n_resamples=1000) if kept else None
 print(json.dumps({"model": model, "kind": kind, "lines": n, "chrf": score, "kept_by_filters": len(kept),
                   "chrf_kept": kept_score, "seconds": round(seconds, 1),
-                  "examples": [{"src": p.meta["src"], "out": o, "ref": r} for p, o, r in zip(pairs[:3], outputs, refs)]},
+                  "examples": [{"src": p.meta["src"], "out": o, "ref": r}
+                               for p, o, r in zip(pairs[:3], outputs[:3], refs[:3], strict=True)]},
                  indent=1, ensure_ascii=False, default=str))
