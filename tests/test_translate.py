@@ -151,6 +151,76 @@ def test_filters_reject_crafted_bad_outputs_with_reasons(tmp_path):
         assert f"| {reason} | {summary.reasons[reason]} |" in report and f"### {reason}" in report
 
 
+def test_round_trip_filter_rejects_a_translation_that_does_not_come_back(tmp_path):
+    drifted = "El río estaba tranquilo y las casas viejas oscuras."
+    spanish = {"The committee approved the report after a long debate.":
+               "El comité aprobó el informe después de un largo debate.",
+               "The river was quiet and the old houses were dark.": drifted}
+
+    def reply(messages):
+        text = request_text(messages)
+        if "into English" in messages[-1]["content"]:  # the way back
+            if text == drifted:
+                return "Bananas are a good source of potassium for athletes."
+            return next(en for en, es in spanish.items() if es == text)
+        return spanish[text]
+
+    records = [{"instruction": en, "output": ""} for en in spanish]
+    source = write_jsonl(tmp_path / "in.jsonl", records)
+    with StubJudge(reply) as server:
+        summary = translate_file(source, "es", spec_for(server, filters={"round_trip_min_chrf": 50}),
+                                 tmp_path / "o.jsonl", cache=RequestCache(tmp_path / "c.db"))
+        back = [r for r in server.requests if "into English" in r["messages"][-1]["content"]]
+    rejected = [json.loads(x) for x in (tmp_path / "o.rejected.jsonl").read_text().splitlines()]
+    assert len(back) == 2 and summary.kept == 1
+    assert [r["translation"]["reasons"] for r in rejected] == [["round_trip"]]
+    assert rejected[0]["translation"]["source"]["instruction"].startswith("The river")
+
+
+def test_a_dead_endpoint_keeps_records_untranslated_and_the_rerun_resumes(tmp_path):
+    records = [{"instruction": f"Describe the town of {t} in one sentence.", "output": f"{t} lies by the sea."}
+               for t in ("Oban", "Wick", "Ayr")]
+    source = write_jsonl(tmp_path / "in.jsonl", records)
+    cache = RequestCache(tmp_path / "c.db")
+    spec = {"filters": {"language": False}}
+    with StubJudge(lambda m: fake_translate(request_text(m)), fail_first=[500] * 4) as server:
+        first = translate_file(source, "es", spec_for(server, **spec), tmp_path / "o.jsonl", cache=cache)
+        answered_first = len(server.requests) - 4
+    rejected = [json.loads(x) for x in (tmp_path / "o.rejected.jsonl").read_text().splitlines()]
+    assert first.failures == 4 and first.rejected >= 2 and first.kept + first.rejected == 3
+    assert all("request_failed" in r["translation"]["reasons"] for r in rejected)
+    for r in rejected:  # the failed field is kept untranslated, the record is not dropped
+        assert any(r[k] == v for k, v in r["translation"]["source"].items())
+    with StubJudge(lambda m: fake_translate(request_text(m))) as server:
+        again = translate_file(source, "es", spec_for(server, **spec), tmp_path / "o.jsonl", cache=cache)
+    assert again.kept == 3 and again.requests == 4 and again.cache_hits == answered_first  # only the failed ones
+
+
+def test_prompt_only_translation_regenerates_the_answers(tmp_path):
+    records = [{"instruction": "Describe the sea in one sentence.", "input": "", "output": "The sea is blue."},
+               {"instruction": "Name a fruit.", "input": "", "output": "An apple."}]
+    answers = {"Describe the sea in one sentence.": "El mar es azul y tranquilo bajo el cielo de verano.",
+               "Name a fruit.": "The apple is a fruit that grows on trees in many countries."}
+
+    def reply(messages):
+        if messages[-1]["content"].startswith("Translate"):
+            return fake_translate(request_text(messages))
+        return answers[fake_translate(messages[-1]["content"])]  # the answer to the translated prompt
+
+    source = write_jsonl(tmp_path / "in.jsonl", records)
+    with StubJudge(reply) as server:
+        writer = {"kind": "openai", "model": "writer", "base_url": server.base_url, "max_retries": 0}
+        summary = translate_file(source, "es", spec_for(server, fields="prompt", regenerate=writer,
+                                                        filters={"language": False}),
+                                 tmp_path / "o.jsonl", cache=RequestCache(tmp_path / "c.db"))
+        sent = [r["messages"][-1]["content"] for r in server.requests]
+    kept = [json.loads(x) for x in (tmp_path / "o.jsonl").read_text().splitlines()]
+    rejected = [json.loads(x) for x in (tmp_path / "o.rejected.jsonl").read_text().splitlines()]
+    assert not any("The sea is blue." in t or "An apple." in t for t in sent)  # answers are never translated
+    assert summary.kept == 1 and kept[0]["output"] == answers["Describe the sea in one sentence."]
+    assert rejected[0]["translation"]["reasons"] == ["answer_wrong_language"]  # an English answer is caught
+
+
 def test_killed_run_resumes_without_repeating_a_request(tmp_path):
     towns = [f"{chr(97 + i // 6)}{chr(97 + i % 6)}ville" for i in range(30)]  # distinct words: numbers are masked
     records = [{"instruction": f"Describe the town of {t} in one sentence, please.", "input": "",
@@ -257,9 +327,10 @@ def test_local_causal_lm_backend_through_the_cli(tmp_path, tiny_model):
     assert summary["kept"] + summary["rejected"] == 1
 
 
-def test_recipe_translate_step_feeds_crossalpaca(tmp_path):
+def test_recipe_translate_step_feeds_crossalpaca(tmp_path, monkeypatch):
     import yaml
 
+    monkeypatch.setenv("LINGOTUNE_CACHE", str(tmp_path / "cache"))  # the step uses the default request cache
     from lingotune.core.run_record import RunRecord
     from lingotune.data.recipe_builders import BuildContext
     from lingotune.plan import load_recipe
@@ -309,3 +380,51 @@ def test_recipe_translate_step_feeds_crossalpaca(tmp_path):
     assert demo[0]["content"].startswith("Translate the following text from English into Spanish.")
     assert demo[0]["content"].split("\n\n", 1)[1] in {e["instruction"] for e in english} | {"The sea is blue today."}
     assert demo[1]["content"] in {"El mar está azul hoy."} | {f"Nombra un color del mar, número {i}." for i in range(6)}
+
+
+def test_the_shipped_recipes_work_for_another_language_by_changing_codes_and_paths(tmp_path, monkeypatch):
+    import yaml
+
+    monkeypatch.setenv("LINGOTUNE_CACHE", str(tmp_path / "cache"))  # the step uses the default request cache
+    from lingotune.core.run_record import RunRecord
+    from lingotune.data.recipe_builders import BuildContext
+    from lingotune.plan import check_recipe, load_recipe
+    from lingotune.plan.runner import run_context
+    from lingotune.plan.steps import RunState
+
+    ntrex = REPO.parent / "shared/data/ntrex128"
+    if not ntrex.exists():
+        pytest.skip("needs ../shared/data")
+    english = (ntrex / "newstest2019-src.eng.first1000.txt").read_text().splitlines()[:2]
+    german = (ntrex / "newstest2019-ref.deu.first1000.txt").read_text().splitlines()[:2]
+    pairs = tmp_path / "ntrex.en-de.tsv"
+    pairs.write_text("".join(f"{e}\t{g}\n" for e, g in zip(english, german, strict=True)), encoding="utf-8")
+    def german(messages):  # every mask back, the prose in German
+        masks = " ".join(re.findall(r"<m\d+>", request_text(messages)))
+        return f"Das ist ein kurzer deutscher Satz über das Wetter von heute und morgen. {masks}".strip()
+
+    with StubJudge(german) as server:
+        for name in ("crossalpaca", "sft_translated_alpaca"):
+            tree = yaml.safe_load((REPO / f"recipes/{name}.yaml").read_text())
+            tree["language"], tree["output_dir"] = "de", str(tmp_path / name)
+            source = tree["data"]["sources"][0]
+            source["language"] = "de"
+            source["path"] = str(REPO / source["path"])
+            source["translate"]["few_shot"]["path"] = str(pairs)
+            source["translate"]["max_records"] = 6
+            source["translate"]["filters"] = {"min_length_ratio": 0.01, "max_length_ratio": 100}
+            source["translate"]["backend"] = {"kind": "openai", "model": "m", "base_url": server.base_url}
+            tree["eval"]["tasks"] = [{"name": "xquad_de", "kind": "qa", "format": "squad", "language": "de",
+                                      "path": str(REPO.parent / "shared/data/xquad/xquad.de.json"), "max_items": 5}]
+            (tmp_path / f"{name}.yaml").write_text(yaml.safe_dump(tree))
+            recipe = load_recipe(tmp_path / f"{name}.yaml")
+            made = check_recipe(recipe, tokenizer=False)
+            step = made.steps[0]
+            state = RunState(run_context(recipe, made), RunRecord())
+            step.restore(state, step.run(state))
+            built = step.source.built(BuildContext(seed=0))
+            assert state.record.translations["self_instruct_es"]["target_language"] == "de"
+            assert all(e.language == "de" for e in built) and built
+            demos = [e for e in built if e.meta.get("kind") == "translation_following"]
+            assert bool(demos) == (name == "crossalpaca")
+            assert all("from English into German" in d.messages[0]["content"] for d in demos)

@@ -24,7 +24,7 @@ app.add_typer(models_app, name="models")
 
 Overrides = Annotated[list[str] | None, typer.Argument(help="key=value overrides, e.g. train.max_steps=10")]
 FormatOpt = Annotated[
-    str, typer.Option("--format", "-f", help="alpaca|sharegpt|messages|squad|parallel|hf|mt_bench|auto")
+    str, typer.Option("--format", "-f", help="alpaca|sharegpt|messages|squad|parallel|csv|hf|mt_bench|auto")
 ]
 SourceLanguageOpt = Annotated[
     str | None, typer.Option("--source-language", "-s", help="source side's language, for parallel data")
@@ -157,6 +157,8 @@ def data_translate(
     regenerate_model: Annotated[str | None, typer.Option(help="local model that writes the answers")] = None,
     max_chars: Annotated[int, typer.Option(help="split prose longer than this at sentences")] = 400,
     max_records: Annotated[int | None, typer.Option(help="translate only the first N records")] = None,
+    round_trip_chrf: Annotated[float | None, typer.Option(help="translate back and reject fields whose "
+                                                                "back-translation scores below this chrF")] = None,
     config: Annotated[Path | None, typer.Option(help="a YAML file with the translate: section (all options, "
                                                      "filters included); other options are then ignored")] = None,
     cache: Annotated[Path | None, typer.Option(help="request cache (sqlite); default ~/.cache/lingotune")] = None,
@@ -178,6 +180,7 @@ def data_translate(
         tree = tree.get("translate", tree) if isinstance(tree, dict) else tree
     else:
         tree = {"source_language": source_language, "max_chars": max_chars, "max_records": max_records,
+                "filters": {"round_trip_min_chrf": round_trip_chrf},
                 "backend": {"kind": backend, "model": model, "base_url": base_url, "api_key_env": api_key_env,
                             "max_concurrency": max_concurrency},
                 **({"few_shot": {"path": str(few_shot)}} if few_shot else {}),

@@ -15,6 +15,7 @@ from pathlib import Path
 from typing import Any
 
 from lingotune.core.context import RunContext
+from lingotune.core.errors import LingotuneError
 from lingotune.core.progress import console
 from lingotune.core.run_record import RunRecord
 from lingotune.data.spec import DataSpec
@@ -73,12 +74,16 @@ class TranslateStep(Step):
         summary = translate_file(source.path, source.language, source.translate, self.writes / "translated.jsonl",
                                  fmt=source.format, names=state.ctx.language_names,
                                  report=self.writes / "translation_report.md")
+        if summary.records and not summary.kept:  # a rerun after a fix costs only the failed requests
+            reasons = ", ".join(f"{k} {v}" for k, v in summary.reasons.items())
+            raise LingotuneError(f"data source {source.name!r}: the translator kept none of {summary.records} "
+                                 f"records ({reasons}); see {summary.report}")
         return summary.to_json()
 
     def restore(self, state: RunState, record: dict[str, Any]) -> None:
         self.source.use_translation(record["out"])
         state.record.translations[self.source.name] = {k: record[k] for k in (
-            "records", "kept", "rejected", "reasons", "requests", "cache_hits", "seconds", "report")}
+            "target_language", "records", "kept", "rejected", "reasons", "requests", "cache_hits", "seconds", "report")}
 
 
 @dataclass

@@ -25,7 +25,7 @@ from lingotune.data.translate.filters import field_reasons
 from lingotune.data.translate.records import path_name, refuse_format, set_path, text_fields
 from lingotune.data.translate.report import write_report
 from lingotune.data.translate.spec import TranslateSpec, TranslatorSpec
-from lingotune.data.translate.translator import Translator
+from lingotune.data.translate.translator import FieldResult, Translator
 from lingotune.inference.backends import ChatBackend, RequestCache, make_backend
 from lingotune.language.codes import normalize_language
 
@@ -143,6 +143,7 @@ def translate_file(path: str | Path, target_language: str, spec: TranslateSpec, 
     results = translator.translate_fields([text for *_, text in jobs], "Translating")
     summary.units = sum(len(r.pairs) + len(r.untranslated) for r in results)
 
+    back_chrf = _round_trip(spec, results, translator, source_language, target_language, cache, names)
     outputs = [copy.deepcopy(rec.value) for rec in records]
     reasons: dict[int, list[str]] = {i: [] for i in range(len(records))}
     sources: dict[int, dict[str, str]] = {i: {} for i in range(len(records))}
@@ -150,7 +151,10 @@ def translate_file(path: str | Path, target_language: str, spec: TranslateSpec, 
     for (index, fpath, _role, text), result in zip(jobs, results, strict=True):
         set_path(outputs[index], fpath, result.text)
         sources[index][path_name(fpath)] = text
-        for reason in field_reasons(result, target_language, spec.filters):
+        found = field_reasons(result, target_language, spec.filters)
+        if back_chrf.get(id(result), 100.0) < (spec.filters.round_trip_min_chrf or 0):
+            found.append("round_trip")
+        for reason in found:
             if reason not in reasons[index]:
                 reasons[index].append(reason)
             examples.setdefault(reason, []).append({"field": path_name(fpath), "source": text, "output": result.text})
@@ -189,6 +193,34 @@ def translate_file(path: str | Path, target_language: str, spec: TranslateSpec, 
                   f"({', '.join(f'{k} {v}' for k, v in summary.reasons.items()) or 'none'}); "
                   f"{summary.requests} requests, {summary.cache_hits} from cache → {out}")
     return summary
+
+
+def _round_trip(spec: TranslateSpec, results: list[FieldResult], forward: Translator, source_language: str,
+                target_language: str, cache: RequestCache, names: dict[str, str] | None) -> dict[int, float]:
+    """Back-translation chrF of each translated field against its source prose (``round_trip_min_chrf``).
+
+    The same backend translates back (a seq2seq model is loaded again for the reverse pair; a chat
+    model gets the few-shot pairs reversed); answers are cached like any other request."""
+    if spec.filters.round_trip_min_chrf is None:
+        return {}
+    import sacrebleu
+
+    checked = [r for r in results if r.pairs and not r.flags]
+    if spec.backend.kind == "seq2seq":
+        backend = make_translator_backend(spec.backend, target_language, source_language, cache)
+    else:
+        backend = forward.backend
+    reverse = Translator(backend, target_language, source_language, chat=spec.backend.kind != "seq2seq",
+                         prompt_template=spec.prompt_template,
+                         few_shot=[(t, s) for s, t in few_shot_pairs(spec, target_language)],
+                         max_chars=spec.max_chars, chunk_size=spec.chunk_size, names=names)
+    back = reverse.translate_fields([r.text for r in checked], "Back-translating")
+    scores = {}
+    for result, again in zip(checked, back, strict=True):
+        source = " ".join(s for s, _ in result.pairs)
+        scores[id(result)] = sacrebleu.sentence_chrf(" ".join(t for _, t in again.pairs) or again.text,
+                                                     [source]).score
+    return scores
 
 
 def _regenerate(spec: TranslateSpec, fmt: str, outputs: list[Any], reasons: dict[int, list[str]],

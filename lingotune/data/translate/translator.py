@@ -72,7 +72,9 @@ class Translator:
 
     # ------------------------------------------------------------------ requests
     def request(self, unit: Unit) -> tuple[list[dict[str, str]], dict[str, Any]]:
-        max_tokens = min(1024, len(unit.masked) // 3 + 16)  # ~3.5 characters a token; cuts loops short
+        # ~3.5 characters a token, with room: cuts loops short. Rounded up to 32 so that a local backend,
+        # which batches requests of equal max_tokens together, gets full batches.
+        max_tokens = min(1024, -(-(len(unit.masked) // 3 + 16) // 32) * 32)
         if not self.chat:
             return [{"role": "user", "content": unit.masked}], {"max_tokens": max_tokens}
         note = MASK_NOTE if unit.masks else ""
@@ -84,17 +86,17 @@ class Translator:
         return messages, {"max_tokens": max_tokens, "temperature": 0}
 
     def _send(self, units: list[Unit], description: str) -> list[Completion]:
-        """Each distinct unit once, in chunks; answers in the units' order."""
-        distinct: dict[str, int] = {}
-        for unit in units:
-            distinct.setdefault(unit.masked, len(distinct))
-        order = list(distinct)
+        """Each distinct unit once, shortest first in chunks (similar lengths batch and pad well; the cache
+        commits each answer as it comes); answers in the units' order."""
         by_text = {u.masked: u for u in units}
-        answers: list[Completion] = []
+        order = sorted(by_text, key=len)
+        answers: dict[str, Completion] = {}
         for start in range(0, len(order), self.chunk_size):
-            chunk = [self.request(by_text[text]) for text in order[start:start + self.chunk_size]]
-            answers += self.backend.complete_many(chunk, f"{description} {start + len(chunk)}/{len(order)}")
-        return [answers[distinct[u.masked]] for u in units]
+            texts = order[start:start + self.chunk_size]
+            label = f"{description} units {start + 1}-{start + len(texts)} of {len(order)}"
+            answers.update(zip(texts, self.backend.complete_many([self.request(by_text[t]) for t in texts], label),
+                               strict=True))
+        return [answers[u.masked] for u in units]
 
     # ------------------------------------------------------------------ units
     def translate_units(self, units: list[Unit], description: str = "Translating") -> list[tuple[str | None, str]]:
