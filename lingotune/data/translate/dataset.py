@@ -120,9 +120,8 @@ def translate_file(path: str | Path, target_language: str, spec: TranslateSpec, 
         records = records[: spec.max_records]
     cache = cache if cache is not None else RequestCache()
     backend = make_translator_backend(spec.backend, source_language, target_language, cache)
-    translator = Translator(backend, source_language, target_language, chat=spec.backend.kind != "seq2seq",
-                            prompt_template=spec.prompt_template, few_shot=few_shot_pairs(spec, target_language),
-                            max_chars=spec.max_chars, chunk_size=spec.chunk_size, names=names)
+    few_shot = few_shot_pairs(spec, target_language)
+    translator = _translator(spec, backend, source_language, target_language, few_shot, names)
     rejected_path = out.with_name(out.name.removesuffix(".jsonl").removesuffix(".json") + ".rejected.jsonl")
     summary = TranslationSummary(path, str(out), str(rejected_path), "", source_language, target_language,
                                  dict(backend.identity), records=len(records))
@@ -143,18 +142,15 @@ def translate_file(path: str | Path, target_language: str, spec: TranslateSpec, 
     results = translator.translate_fields([text for *_, text in jobs], "Translating")
     summary.units = sum(len(r.pairs) + len(r.untranslated) for r in results)
 
-    back_chrf = _round_trip(spec, results, translator, source_language, target_language, cache, names)
+    backs = _back_translations(spec, results, backend, source_language, target_language, few_shot, cache, names)
     outputs = [copy.deepcopy(rec.value) for rec in records]
     reasons: dict[int, list[str]] = {i: [] for i in range(len(records))}
     sources: dict[int, dict[str, str]] = {i: {} for i in range(len(records))}
     examples: dict[str, list[dict[str, str]]] = {}
-    for (index, fpath, _role, text), result in zip(jobs, results, strict=True):
+    for (index, fpath, _role, text), result, back in zip(jobs, results, backs, strict=True):
         set_path(outputs[index], fpath, result.text)
         sources[index][path_name(fpath)] = text
-        found = field_reasons(result, target_language, spec.filters)
-        if back_chrf.get(id(result), 100.0) < (spec.filters.round_trip_min_chrf or 0):
-            found.append("round_trip")
-        for reason in found:
+        for reason in field_reasons(result, target_language, spec.filters, back):
             if reason not in reasons[index]:
                 reasons[index].append(reason)
             examples.setdefault(reason, []).append({"field": path_name(fpath), "source": text, "output": result.text})
@@ -195,32 +191,31 @@ def translate_file(path: str | Path, target_language: str, spec: TranslateSpec, 
     return summary
 
 
-def _round_trip(spec: TranslateSpec, results: list[FieldResult], forward: Translator, source_language: str,
-                target_language: str, cache: RequestCache, names: dict[str, str] | None) -> dict[int, float]:
-    """Back-translation chrF of each translated field against its source prose (``round_trip_min_chrf``).
+def _translator(spec: TranslateSpec, backend: ChatBackend, source_language: str, target_language: str,
+                few_shot: list[tuple[str, str]], names: dict[str, str] | None) -> Translator:
+    return Translator(backend, source_language, target_language, chat=spec.backend.kind != "seq2seq",
+                      prompt_template=spec.prompt_template, few_shot=few_shot, max_chars=spec.max_chars,
+                      chunk_size=spec.chunk_size, names=names)
+
+
+def _back_translations(spec: TranslateSpec, results: list[FieldResult], backend: ChatBackend, source_language: str,
+                       target_language: str, few_shot: list[tuple[str, str]], cache: RequestCache,
+                       names: dict[str, str] | None) -> list[str | None]:
+    """Each translated field's prose translated back (``round_trip_min_chrf``), None where not checked.
 
     The same backend translates back (a seq2seq model is loaded again for the reverse pair; a chat
     model gets the few-shot pairs reversed); answers are cached like any other request."""
     if spec.filters.round_trip_min_chrf is None:
-        return {}
-    import sacrebleu
-
-    checked = [r for r in results if r.pairs and not r.flags]
+        return [None] * len(results)
+    checked = [i for i, r in enumerate(results) if r.pairs and not r.flags]
     if spec.backend.kind == "seq2seq":
         backend = make_translator_backend(spec.backend, target_language, source_language, cache)
-    else:
-        backend = forward.backend
-    reverse = Translator(backend, target_language, source_language, chat=spec.backend.kind != "seq2seq",
-                         prompt_template=spec.prompt_template,
-                         few_shot=[(t, s) for s, t in few_shot_pairs(spec, target_language)],
-                         max_chars=spec.max_chars, chunk_size=spec.chunk_size, names=names)
-    back = reverse.translate_fields([r.text for r in checked], "Back-translating")
-    scores = {}
-    for result, again in zip(checked, back, strict=True):
-        source = " ".join(s for s, _ in result.pairs)
-        scores[id(result)] = sacrebleu.sentence_chrf(" ".join(t for _, t in again.pairs) or again.text,
-                                                     [source]).score
-    return scores
+    reverse = _translator(spec, backend, target_language, source_language, [(t, s) for s, t in few_shot], names)
+    back = reverse.translate_fields([results[i].text for i in checked], "Back-translating")
+    texts: list[str | None] = [None] * len(results)
+    for i, again in zip(checked, back, strict=True):
+        texts[i] = " ".join(t for _, t in again.pairs) or again.text
+    return texts
 
 
 def _regenerate(spec: TranslateSpec, fmt: str, outputs: list[Any], reasons: dict[int, list[str]],

@@ -29,7 +29,8 @@ REASONS = {
 _WORD = re.compile(r"[^\W\d_]+")
 
 
-def field_reasons(result: FieldResult, target_language: str, spec: FilterSpec) -> list[str]:
+def field_reasons(result: FieldResult, target_language: str, spec: FilterSpec,
+                  back_translation: str | None = None) -> list[str]:
     reasons = list(dict.fromkeys(result.flags))
     if not result.pairs:
         return reasons
@@ -51,4 +52,9 @@ def field_reasons(result: FieldResult, target_language: str, spec: FilterSpec) -
             reasons.append("length_ratio")
     if spec.loops and loop_share(output) >= LOOP_THRESHOLD > loop_share(source):
         reasons.append("loop")
+    if spec.round_trip_min_chrf is not None and back_translation is not None:
+        import sacrebleu
+
+        if sacrebleu.sentence_chrf(back_translation, [source]).score < spec.round_trip_min_chrf:
+            reasons.append("round_trip")
     return reasons

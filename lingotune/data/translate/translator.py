@@ -9,6 +9,7 @@ sentence by sentence, then kept untranslated and flagged; nothing is dropped sil
 
 from __future__ import annotations
 
+import math
 from collections.abc import Sequence
 from dataclasses import dataclass, field
 from typing import Any
@@ -74,7 +75,7 @@ class Translator:
     def request(self, unit: Unit) -> tuple[list[dict[str, str]], dict[str, Any]]:
         # ~3.5 characters a token, with room: cuts loops short. Rounded up to 32 so that a local backend,
         # which batches requests of equal max_tokens together, gets full batches.
-        max_tokens = min(1024, -(-(len(unit.masked) // 3 + 16) // 32) * 32)
+        max_tokens = min(1024, 32 * math.ceil((len(unit.masked) // 3 + 16) / 32))
         if not self.chat:
             return [{"role": "user", "content": unit.masked}], {"max_tokens": max_tokens}
         note = MASK_NOTE if unit.masks else ""
