@@ -15,6 +15,21 @@ from typing import Any
 
 IGNORE_INDEX = -100
 CE_CHUNK = 2048  # positions per float32 cross-entropy chunk
+UL_MAX_P = 1 - 1e-5  # keeps -log(1 - p) and its gradient finite where the model is certain
+
+
+def negative_label(token: int) -> int:
+    """A token to train against, encoded in the label row below IGNORE_INDEX so that it travels through
+    the padding and packing collators unchanged (they copy labels and pad with IGNORE_INDEX)."""
+    return IGNORE_INDEX - 1 - token
+
+
+def _decode_targets(targets):
+    """(token ids, is-negative) of encoded targets."""
+    import torch
+
+    negative = targets < IGNORE_INDEX
+    return torch.where(negative, IGNORE_INDEX - 1 - targets, targets), negative
 
 
 def _keep_mask(labels):
@@ -55,7 +70,7 @@ def token_losses(model, inputs: dict[str, Any]):
     labels = inputs.pop("labels")
     inputs.pop("example_order", None)
     keep = _keep_mask(labels)
-    targets = labels[:, 1:][keep[:, :-1]]
+    targets, _ = _decode_targets(labels[:, 1:][keep[:, :-1]])
     if not bool(keep.any()):  # no target in this micro-batch: a zero loss that still reaches the graph
         outputs = model(**inputs, logits_to_keep=1, use_cache=False)
         return outputs.logits.sum()[None] * 0.0, keep
@@ -67,6 +82,26 @@ def token_losses(model, inputs: dict[str, Any]):
     return torch.cat(losses), keep
 
 
+def negative_targets(labels, keep):
+    """Which of ``token_losses``' positions hold a negative target (same order as its losses)."""
+    return _decode_targets(labels[:, 1:][keep[:, :-1]])[1]
+
+
+def unlikelihood_losses(model, inputs: dict[str, Any], weight: float):
+    """Per-token training losses: cross-entropy -log p of a target, ``weight`` × -log(1 - p) of a
+    negative token (unlikelihood training, Welleck et al. 2019, applied to whole negative answers).
+
+    Written here: TRL's trainers have no unlikelihood objective; this reuses the target-only logits."""
+    import torch
+
+    losses, keep = token_losses(model, inputs)
+    negative = negative_targets(inputs["labels"], keep)
+    if not bool(negative.any()):
+        return losses
+    p = torch.exp(-losses).clamp(max=UL_MAX_P)
+    return torch.where(negative, -weight * torch.log1p(-p), losses)
+
+
 def example_losses(model, inputs: dict[str, Any]):
     """Mean target-token loss of each example in the micro-batch, in the order the collator got them
     (padded rows, or packed segments put back in order by ``example_order``), and each example's target
@@ -74,6 +109,11 @@ def example_losses(model, inputs: dict[str, Any]):
     import torch
 
     losses, keep = token_losses(model, inputs)
+    positive = ~negative_targets(inputs["labels"], keep)  # a negative token is no measure of difficulty
+    if not bool(positive.all()):
+        keep = keep.clone()
+        keep[:, :-1] &= inputs["labels"][:, 1:] >= 0
+        losses = losses[positive]
     segments = segment_ids(inputs)
     n = int(segments.max()) + 1
     # the target of position p is labels[p + 1]: it belongs to p + 1's example (the same one: a new

@@ -26,7 +26,7 @@ from typing import Any
 
 from transformers import DataCollatorForSeq2Seq, DataCollatorWithFlattening, Trainer
 
-from lingotune.train.label_loss import IGNORE_INDEX, token_losses
+from lingotune.train.label_loss import IGNORE_INDEX, token_losses, unlikelihood_losses
 
 
 def first_fit_rows(lengths: list[int], capacity: int) -> list[list[int]]:
@@ -101,10 +101,20 @@ def training_collator(tokenizer, model, packing: bool):
 class LabelLossTrainer(Trainer):
     """Trainer whose loss is the token-level mean cross-entropy computed at target positions only
     (``label_loss.token_losses``): the same objective as the model's own loss, normalised the way the
-    Trainer normalises it (over the target tokens of the whole accumulated batch across processes)."""
+    Trainer normalises it (over the target tokens of the whole accumulated batch across processes).
+
+    ``unlikelihood_weight``: negative tokens (train/negatives.py) add weight × -log(1 - p) instead; the
+    Trainer counts them among the batch's targets, so they share the normaliser."""
+
+    def __init__(self, *args, unlikelihood_weight: float = 0.0, **kwargs):
+        super().__init__(*args, **kwargs)
+        self.unlikelihood_weight = unlikelihood_weight
 
     def compute_loss(self, model, inputs, return_outputs: bool = False, num_items_in_batch=None):
-        losses, _ = token_losses(model, inputs)
+        if self.unlikelihood_weight:
+            losses = unlikelihood_losses(model, inputs, self.unlikelihood_weight)
+        else:
+            losses, _ = token_losses(model, inputs)
         if num_items_in_batch is None:
             loss = losses.mean()  # the Trainer then divides by the accumulation steps
         else:

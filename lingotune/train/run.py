@@ -36,6 +36,14 @@ def tokenized_training_data(data: DataSpec, spec: TrainSpec, tokenizer,
                       f"train.max_length={spec.max_length} tokens and were left out[/yellow]")
     if not tokenized:
         raise RecipeError("no training example fits train.max_length; raise it or shorten the data")
+    if spec.unlikelihood is not None:
+        from lingotune.train.negatives import negative_twins, tokenize_negatives
+
+        negatives = tokenize_negatives(tokenizer, negative_twins(examples, spec.unlikelihood, ctx.seed),
+                                       spec.unlikelihood, spec.max_length)
+        console.print(f"{len(negatives)} negative twins (echo/loop) to train against, "
+                      f"unlikelihood weight {spec.unlikelihood.weight}")
+        tokenized += negatives
     return tokenized, dropped
 
 
@@ -49,6 +57,9 @@ def train_on(model: ResolvedModel, data: DataSpec, spec: TrainSpec, ctx: RunCont
     tokenizer = load_tokenizer(model, trust_remote_code=ctx.trust_remote_code, padding_side="right")
     tokenized, dropped = tokenized_training_data(data, spec, tokenizer, ctx)
     if self_paced is not None:
+        if spec.unlikelihood is not None:
+            raise RecipeError("train.unlikelihood does not combine with self_paced (difficulty is measured on "
+                              "the targets only); leave one out")
         from lingotune.train.self_paced_phase import train_self_paced_phase
 
         result = train_self_paced_phase(model, tokenizer, tokenized, spec, self_paced, ctx, out_dir,

@@ -186,7 +186,7 @@ def train_sft(
         EpochStartRng.from_checkpoint(resume_from),  # the resumed epoch's shuffle (train/resume.py, 1)
     ]
     trainer = make_trainer(trained, tokenizer, examples, training_arguments(spec, checkpoint_dir, seed), callbacks,
-                       spec.packing)
+                           spec.packing, spec.unlikelihood.weight if spec.unlikelihood else 0.0)
     tokens_per_epoch = sum(len(e.input_ids) for e in examples)
     if resume_from is not None and training_finished(trainer, resume_from):
         # Trainer.train() would take one step past max_steps before it stops (train/resume.py, 2)
@@ -211,14 +211,16 @@ def train_sft(
     return TrainResult(model_dir, adapter_dir, elapsed, tokens, len(examples), final_loss, output.global_step)
 
 
-def make_trainer(trained, tokenizer, examples: list[TokenizedExample], args, callbacks: list, packing: bool):
+def make_trainer(trained, tokenizer, examples: list[TokenizedExample], args, callbacks: list, packing: bool,
+                 unlikelihood_weight: float = 0.0):
     """lingotune's Trainer on tokenised examples (also what benchmarks/train_throughput.py times)."""
     from transformers.trainer_callback import PrinterCallback
 
     from lingotune.train.packing import LabelLossTrainer, training_collator
 
     trainer = LabelLossTrainer(model=trained, args=args, train_dataset=_dataset(examples), callbacks=callbacks,
-                               data_collator=training_collator(tokenizer, trained, packing))
+                               data_collator=training_collator(tokenizer, trained, packing),
+                               unlikelihood_weight=unlikelihood_weight)
     trainer.remove_callback(PrinterCallback)  # RichProgress and metrics.jsonl replace the dict printouts
     return trainer
 

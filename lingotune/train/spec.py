@@ -17,6 +17,18 @@ class LoraSpec(Strict):
     target_modules: str | list[str] = "all-linear"
 
 
+class UnlikelihoodSpec(Strict):
+    """Negative twins of the training answers, trained *against* (train/negatives.py)."""
+
+    weight: float = Field(default=1.0, gt=0, description="α: weight of the unlikelihood loss -log(1 - p) "
+                          "of a negative token beside the cross-entropy of a target token")
+    echo: bool = Field(default=True, description="twin answering with its prompt copied back")
+    loop: bool = Field(default=True, description="twin answering with its opening words said again and again")
+    max_tokens: int = Field(default=32, gt=0, description="negative tokens per twin (the first ones decide)")
+    fraction: float = Field(default=1.0, gt=0, le=1, description="share of the eligible examples that get a "
+                            "twin (each twin is one more, short, training sequence)")
+
+
 class TrainSpec(Strict):
     method: Literal["lora", "full"] = "lora"
     lora: LoraSpec = LoraSpec()
@@ -41,6 +53,8 @@ class TrainSpec(Strict):
                                          "the longest examples in one batch: the memory peak)")
     packing: bool = Field(default=True, description="lay each micro-batch's examples end to end in one row "
                           "(no padding; attention stays inside each example; same loss as padded rows)")
+    unlikelihood: UnlikelihoodSpec | None = Field(default=None, description="train against copying the "
+                                                  "prompt and looping (issue 10); off by default")
     dtype: Dtype = "auto"
     # Off by default: on 2 CPU cores neither pays for itself (benchmarks/README.md); on a GPU try them.
     compile: bool = Field(default=False, description="torch.compile the model (Trainer's torch_compile)")

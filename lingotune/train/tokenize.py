@@ -21,11 +21,16 @@ from lingotune.models.chat import CHATML_FALLBACK, ensure_chat_template, render 
 class TokenizedExample:
     input_ids: list[int]
     assistant_masks: list[int]
+    negative: bool = False  # an answer to train against (train/negatives.py)
 
     @property
     def labels(self) -> list[int]:
-        """Targets for the loss: the token where the mask is 1, -100 (ignored) elsewhere."""
-        return [t if m else -100 for t, m in zip(self.input_ids, self.assistant_masks, strict=True)]
+        """Targets for the loss: the token where the mask is 1, -100 (ignored) elsewhere; a negative
+        example's masked tokens are encoded below -100 (``label_loss.negative_label``)."""
+        from lingotune.train.label_loss import negative_label
+
+        target = negative_label if self.negative else (lambda t: t)
+        return [target(t) if m else -100 for t, m in zip(self.input_ids, self.assistant_masks, strict=True)]
 
 
 def assistant_char_spans(
@@ -60,6 +65,11 @@ def tokenize_example(
     tokenizer, example: Example, loss_turns: str | Sequence[int] = "all"
 ) -> TokenizedExample:
     text, spans = assistant_char_spans(tokenizer, example.messages, loss_turns)
+    return tokenize_spans(tokenizer, text, spans)
+
+
+def tokenize_spans(tokenizer, text: str, spans: Sequence[tuple[int, int]]) -> TokenizedExample:
+    """``text`` tokenised, with the tokens that overlap a character span masked in."""
     encoded = tokenizer(text, add_special_tokens=False, return_offsets_mapping=True)
     mask = []
     for start, end in encoded["offset_mapping"]:
