@@ -88,6 +88,15 @@ def test_unlikelihood_is_minus_log_one_minus_p_on_negatives_and_cross_entropy_el
     assert all(torch.isfinite(p.grad).all() for p in model.parameters() if p.grad is not None)
 
 
+def test_unlikelihood_with_self_paced_is_refused_when_the_recipe_loads():
+    from lingotune.core.errors import RecipeError
+    from lingotune.plan import load_recipe
+    from tests.conftest import REPO
+
+    with pytest.raises(RecipeError, match=r"phases.1.self_paced: does not combine with train.unlikelihood"):
+        load_recipe(REPO / "tests" / "assets" / "tiny_xcit.yaml", ["train.unlikelihood.weight=1.0"])
+
+
 def test_negative_label_round_trip():
     assert negative_label(0) == IGNORE_INDEX - 1
     assert all(IGNORE_INDEX - 1 - negative_label(t) == t for t in (0, 1, 49151, 256000))

@@ -129,6 +129,10 @@ class Recipe(Strict):
         if self.phases[0].lr_multiplier is not None:
             raise ValueError("phases.0.lr_multiplier: the first phase has no previous learning rate")
         for index, phase in enumerate(self.phases):
+            if phase.self_paced and self.train.unlikelihood is not None:
+                raise ValueError(f"phases.{index}.self_paced: does not combine with train.unlikelihood (difficulty "
+                                 "is measured on the targets only, so the negative twins would not be trained); "
+                                 "leave one out")
             if phase.fresh_optimizer:
                 continue
             if index == 0:

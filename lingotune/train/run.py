@@ -57,9 +57,6 @@ def train_on(model: ResolvedModel, data: DataSpec, spec: TrainSpec, ctx: RunCont
     tokenizer = load_tokenizer(model, trust_remote_code=ctx.trust_remote_code, padding_side="right")
     tokenized, dropped = tokenized_training_data(data, spec, tokenizer, ctx)
     if self_paced is not None:
-        if spec.unlikelihood is not None:
-            raise RecipeError("train.unlikelihood does not combine with self_paced (difficulty is measured on "
-                              "the targets only); leave one out")
         from lingotune.train.self_paced_phase import train_self_paced_phase
 
         result = train_self_paced_phase(model, tokenizer, tokenized, spec, self_paced, ctx, out_dir,
