@@ -17,6 +17,8 @@ from pathlib import Path
 from typing import Any
 
 from lingotune.core.errors import DataError
+from lingotune.core.textfile import lines, read_text
+from lingotune.language.conll import read_conll
 
 _SQUAD = 'SQuAD v1.1 JSON {"data": [{"title", "paragraphs": [{"context", "qas": [...]}]}]}'
 
@@ -50,31 +52,6 @@ def describe(value: Any) -> str:
         return f"a number ({value})"
     text = str(value)
     return f"a string ({text[:40]!r}{'...' if len(text) > 40 else ''})"
-
-
-def read_text(path: str) -> str:
-    p = Path(path)
-    if not p.exists():
-        raise DataError(path, "file", "no such file")
-    if not p.is_file():
-        raise DataError(path, "file", "is a folder, expected a file")
-    data = p.read_bytes()
-    try:
-        text = data.decode("utf-8-sig")
-    except UnicodeDecodeError as error:
-        line = data[: error.start].count(b"\n") + 1
-        raise DataError(path, str(line), f"not valid UTF-8 (byte {error.start}: {error.reason})") from None
-    if not text.strip():
-        raise DataError(path, "file", "the file is empty")
-    return text
-
-
-def lines(text: str) -> list[str]:
-    """Split on newlines only: ``str.splitlines`` would also split inside sentences at U+2028 and friends."""
-    parts = text.split("\n")
-    if parts[-1] == "":
-        parts.pop()
-    return [part[:-1] if part.endswith("\r") else part for part in parts]
 
 
 def _json_problem(error: json.JSONDecodeError) -> str:
@@ -210,6 +187,13 @@ def parallel_records(spec: str | os.PathLike[str] | tuple[Any, ...] | list[Any])
         yield from _aligned_records(src.strip(), tgt.strip())
     else:
         yield from _tsv_records(str(spec))
+
+
+def conll_records(path: str, pair: tuple[str, str] | None = None) -> Iterator[RawRecord]:
+    """One record per utterance of a token-tagged CoNLL file (tags mapped by the built-in tagsets; a
+    file whose tags none covers fails here, with the listing): see :mod:`lingotune.language.conll`."""
+    for index, utterance in enumerate(read_conll(path, "auto", pair)):
+        yield RawRecord(path, str(utterance.line), index, utterance, line=utterance.line)
 
 
 def _csv_source(text: str) -> list[str]:
