@@ -24,7 +24,7 @@ app.add_typer(models_app, name="models")
 
 Overrides = Annotated[list[str] | None, typer.Argument(help="key=value overrides, e.g. train.max_steps=10")]
 FormatOpt = Annotated[
-    str, typer.Option("--format", "-f", help="alpaca|sharegpt|messages|squad|parallel|csv|hf|mt_bench|auto")
+    str, typer.Option("--format", "-f", help="alpaca|sharegpt|messages|squad|parallel|csv|conll|hf|mt_bench|auto")
 ]
 SourceLanguageOpt = Annotated[
     str | None, typer.Option("--source-language", "-s", help="source side's language, for parallel data")
@@ -203,7 +203,8 @@ def data_stats(
     source_language: SourceLanguageOpt = None,
     model: Annotated[str | None, typer.Option(help="count tokens with this model's tokenizer")] = None,
 ) -> None:
-    """Per-language example, word and token counts, and tokens per word (fertility)."""
+    """Per-language example, word and token counts, and tokens per word (fertility); for a token-tagged
+    CoNLL file also its code-switching summary (see ``data codeswitch``)."""
     from lingotune.data.loaders import load_examples
     from lingotune.data.stats import compute_stats, format_stats_table
 
@@ -215,6 +216,10 @@ def data_stats(
 
         tokenizer = load_tokenizer(resolve_model(model))
     console.print(format_stats_table(compute_stats(examples, tokenizer)))
+    if format == "conll" or (format == "auto" and file.suffix.lower() == ".conll"):
+        from lingotune.cli.codeswitch import print_codemix_stats
+
+        print_codemix_stats(file)
 
 
 @models_app.command("list")
@@ -237,8 +242,12 @@ def models_prepare(name: str) -> None:
 
 
 def _mount_subcommands() -> None:
+    from lingotune.cli.codeswitch import codeswitch_command, tag_command
     from lingotune.cli.merge import merge_app
     from lingotune.cli.serve import serve as serve_command
+
+    data_app.command("tag")(tag_command)
+    data_app.command("codeswitch")(codeswitch_command)
 
     app.add_typer(merge_app, name="merge")
     app.command("serve")(serve_command)

@@ -8,7 +8,7 @@ from pydantic import BaseModel, ConfigDict, Field, field_validator
 
 LANGUAGE_CODE = r"^[a-z]{2,3}([-_][A-Za-z0-9]{2,8})*$"
 NAME = r"^[A-Za-z0-9_.-]+$"
-DataFormat = Literal["auto", "alpaca", "sharegpt", "messages", "squad", "parallel", "hf", "mt_bench", "csv"]
+DataFormat = Literal["auto", "alpaca", "sharegpt", "messages", "squad", "parallel", "hf", "mt_bench", "csv", "conll"]
 Dtype = Literal["auto", "float32", "bfloat16", "float16"]
 
 # The record keys the loaders' parsers read: the left-hand side of a ``columns`` mapping. Kept here,

@@ -3,6 +3,8 @@ by weight (or concatenate)."""
 
 from __future__ import annotations
 
+from lingotune.core.progress import console
+from lingotune.data.codemix_balance import sample_examples_by_level
 from lingotune.data.example import Example
 from lingotune.data.mix import mix, sample
 from lingotune.data.recipe_builders import BuildContext
@@ -14,7 +16,11 @@ def build_source_examples(data: DataSpec, ctx: BuildContext) -> dict[str, list[E
     per_source: dict[str, list[Example]] = {}
     for source in data.sources:
         examples = source.built(ctx)
-        if source.max_examples and source.max_examples < len(examples):
+        if source.switching is not None:
+            examples, drawn = sample_examples_by_level(examples, source.max_examples or len(examples),
+                                                       source.switching, ctx.seed)
+            console.print(f"{source.name}: drawn across switching levels ({source.switching.score})\n{drawn.table()}")
+        elif source.max_examples and source.max_examples < len(examples):
             examples = sample(examples, source.max_examples, ctx.seed)
         per_source[source.name] = examples
     return per_source

@@ -14,10 +14,16 @@ from __future__ import annotations
 import random
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
+from typing import Literal
 
 import numpy as np
+from pydantic import Field, model_validator
 
 from lingotune.core.errors import RecipeError
+from lingotune.core.schema import Strict
+from lingotune.data.example import Example
+from lingotune.language.codemix_metrics import corpus_metrics
+from lingotune.language.mixed_tokens import split_tokens
 
 # S-index edges: 0 = monolingual; tanh(0.5·P)·ln(N/N_max) is ~0.2 for one short insertion, ~0.4–0.6 for
 # an even two-language sentence with a few switches; ln 2 = 0.69 is its ceiling for two languages.
@@ -117,3 +123,63 @@ def sample_by_level(
     for k, pool in enumerate(members):
         chosen += [int(i) for i in rng.sample(pool, quota[k])]
     return LevelSample(sorted(chosen), tuple(edges), labels, available, shares, quota)
+
+
+class SwitchingSpec(Strict):
+    """``switching:`` of a data source: draw its ``max_examples`` so switching levels follow ``target``.
+
+    Tags: an example's own (CoNLL gold, ``meta.tags``) when it has them, else the ``tagger``'s on the
+    ``text`` side (``answer`` for rewriting data whose answer is the code-mixed text, ``prompt`` when the
+    prompt is; a parallel pair's source or target side as read, without the prompt template)."""
+
+    score: Literal["s_index", "cmi"] = "s_index"
+    target: Literal["uniform"] | list[float] | dict[str, float] = "uniform"
+    edges: list[float] | None = Field(default=None, min_length=1)
+    text: Literal["answer", "prompt"] = "answer"
+    tagger: str = "hinglish"
+
+    @model_validator(mode="after")
+    def _edges_increase(self) -> SwitchingSpec:
+        if self.edges is not None and self.edges != sorted(set(self.edges)):
+            raise ValueError(f"edges must increase strictly, got {self.edges}")
+        return self
+
+    def level_edges(self) -> tuple[float, ...]:
+        return tuple(self.edges) if self.edges else (S_INDEX_EDGES if self.score == "s_index" else CMI_EDGES)
+
+
+def example_tags(examples: Sequence[Example], text: str, tagger: str) -> list[list[str]]:
+    """Each example's gold tags when it has them, else the tagger's on its prompt or answer."""
+    tags: list[list[str] | None] = [list(e.meta["tags"]) if e.meta.get("tags") else None for e in examples]
+    missing = [i for i, t in enumerate(tags) if t is None]
+    if missing:
+        from lingotune.language.token_lid import load_tagger  # loads the model file: only when needed
+
+        def side(example: Example) -> str:
+            # a parallel pair's own sides, before any prompt template wrapped them
+            if text == "answer":
+                return example.meta.get("tgt") or example.response or ""
+            users = [m["content"] for m in example.prompt_messages if m["role"] == "user"]
+            return example.meta.get("src") or (users[-1] if users else "")
+
+        tagged = load_tagger(tagger).tag_many([split_tokens(side(examples[i])) for i in missing])
+        for i, row in zip(missing, tagged, strict=True):
+            tags[i] = row
+    return [t or [] for t in tags]
+
+
+def switching_scores(examples: Sequence[Example], spec: SwitchingSpec) -> np.ndarray:
+    per = corpus_metrics(example_tags(examples, spec.text, spec.tagger)).per_utterance
+    return np.nan_to_num(per[spec.score])
+
+
+def sample_examples_by_level(examples: Sequence[Example], n: int, spec: SwitchingSpec,
+                             seed: int) -> tuple[list[Example], LevelSample]:
+    """``n`` examples drawn to the spec's level target; each keeps its score in ``meta["switching"]``."""
+    scores = switching_scores(examples, spec)
+    drawn = sample_by_level(scores, n, edges=spec.level_edges(), target=spec.target, seed=seed)
+    picked = [examples[i] for i in drawn.indices]
+    for i, example in zip(drawn.indices, picked, strict=True):
+        example.meta[f"switching_{spec.score}"] = float(scores[i])
+    random.Random(seed).shuffle(picked)
+    return picked, drawn

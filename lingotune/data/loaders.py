@@ -1,9 +1,10 @@
 """Turn every supported data format into a list of :class:`Example`.
 
 A format is a *reader* (file → raw records, each knowing where it came from, :mod:`readers`) plus a
-*parser* (one raw record → one Example, or a DataError naming that record, :mod:`record_parsers`). :func:`load_examples` stops at the first bad
-record; :func:`collect_examples` runs the very same readers and parsers but keeps going, so that
-``validate_file`` can list every problem of a file in one pass instead of one per run.
+*parser* (one raw record → one Example, or a DataError naming that record, :mod:`record_parsers`).
+:func:`load_examples` stops at the first bad record; :func:`collect_examples` runs the very same readers
+and parsers but keeps going, so that ``validate_file`` can list every problem of a file in one pass
+instead of one per run.
 
 Where an error points: JSONL, TSV and text files give the 1-based line number, a CSV file the line its
 row starts on (a quoted cell may span lines), a JSON list gives ``record i``, SQuAD gives

@@ -31,7 +31,8 @@ class SourceCheck:
     examples: int
     max_length: int
     too_long: int | None = None  # None until the tokenizer counted
-    echoes: int = 0  # answers mostly copied from their prompt (extractive QA: all, by design)
+    echoes: int | None = 0  # answers mostly copied from their prompt (extractive QA: all, by design); None:
+    # the builder's answers are chosen from the prompt (classification labels), so copying says nothing
 
 
 @dataclass
@@ -68,7 +69,7 @@ def check_data(recipe: Recipe) -> CheckResult:
             if not built:
                 raise RecipeError(f"{recipe.where(where)}: data source {source.name!r} builds no example")
             check = SourceCheck(section, source.name, source.builder, len(built), spec.max_length if spec else 0,
-                                echoes=sum(map(copies_prompt, built)))
+                                echoes=None if source.answer_in_prompt else sum(map(copies_prompt, built)))
             result.sources.append(check)
             result.built.append((check, built))
             per_source[source.name] = built

@@ -47,7 +47,8 @@ def checks_table(result: CheckResult) -> Table:
         else:
             share = 100 * check.too_long / check.examples if check.examples else 0
             over = f"{check.too_long} ({share:.0f} %) > {check.max_length}"
-        echoes = f"{check.echoes} ({100 * check.echoes / check.examples:.0f} %)" if check.examples else "—"
+        echoes = ("— (labels)" if check.echoes is None else
+                  f"{check.echoes} ({100 * check.echoes / check.examples:.0f} %)" if check.examples else "—")
         table.add_row(check.section, check.name, check.builder, str(check.examples), over, echoes)
     return table
 

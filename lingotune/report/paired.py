@@ -46,8 +46,11 @@ DEFAULT_RESAMPLES = 1000
 TOLERANCE = 0.05  # records must reproduce the summary's value to half the displayed precision
 # per-item records hold 0/1, summaries 0–100 (% of answers)
 PER_ITEM_SCALE = {name: 100.0 for name in ("fidelity", "fidelity_raw", *RATE_METRICS)}
-LOWER_IS_BETTER = frozenset(RATE_METRICS)  # echo, loop, too_short: % of answers that are not answers
-NO_DIRECTION = frozenset({"answer_chars"})  # longer is not better: the verdict says which way it moved
+# echo, loop, too_short: % of answers that are not answers; unparseable: % of labels not given;
+# s_index_gap: distance of the answers' code-mixing level to the one asked for
+LOWER_IS_BETTER = frozenset({*RATE_METRICS, "unparseable", "s_index_gap"})
+# longer is not better, nor is more (or less) mixing: the verdict says which way it moved
+NO_DIRECTION = frozenset({"answer_chars", "s_index", "cmi"})
 HIGHER, LOWER = "higher", "lower"
 # An open-ended task whose answers echo or loop more is worse, whatever its other metrics do (issue 10).
 GUARDS = ("echo", "loop")

@@ -13,6 +13,7 @@ import io
 from collections.abc import Sequence
 from typing import NamedTuple
 
+import numpy as np
 from matplotlib.backends.backend_agg import FigureCanvasAgg
 from matplotlib.figure import Figure
 
@@ -142,3 +143,16 @@ def metric_bars_png(metric: str, tasks: Sequence[str], series: Sequence[Series])
         ax.legend(loc="upper left", bbox_to_anchor=(1.01, 1.0), frameon=False)
     return _to_png(fig)
 
+
+def histograms_png(values: dict[str, np.ndarray], title: str) -> bytes:
+    """One histogram per named series, side by side (NaN values left out)."""
+    fig = Figure(figsize=(8, 3.2), dpi=DPI)
+    for k, (name, data) in enumerate(values.items()):
+        ax = fig.add_subplot(1, len(values), k + 1)
+        finite = data[np.isfinite(data)]
+        ax.hist(finite, bins=20, color="#4C72B0", edgecolor="white")
+        ax.set_xlabel(name)
+        ax.set_ylabel("utterances" if k == 0 else "")
+    fig.suptitle(title)
+    fig.tight_layout()
+    return _to_png(fig)

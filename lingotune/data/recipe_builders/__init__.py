@@ -12,6 +12,7 @@ from pydantic import Discriminator, Tag
 
 from lingotune.data.recipe_builders import (  # noqa: F401  (each import registers its builder)
     as_is,
+    classification,
     crossalpaca,
     extractive_qa,
     long_answer,

@@ -16,6 +16,7 @@ from pydantic import Field, PrivateAttr
 from lingotune.core.errors import RecipeError
 from lingotune.core.registry import Registry
 from lingotune.core.schema import DataFile
+from lingotune.data.codemix_balance import SwitchingSpec
 from lingotune.data.example import Example
 from lingotune.data.loaders import load_examples
 from lingotune.data.translate.spec import TranslateSpec
@@ -34,6 +35,7 @@ class SourceSpec(DataFile):
     """One data source; subclasses add their builder's settings."""
 
     builder_name: ClassVar[str] = ""
+    answer_in_prompt: ClassVar[bool] = False  # answers are picked from choices the prompt lists (labels)
     weight: float = Field(default=1.0, ge=0)
     max_examples: int | None = Field(default=None, gt=0)
     # Leave out examples whose answer is mostly copied from their prompt ("fix the grammar: …", "repeat
@@ -47,6 +49,8 @@ class SourceSpec(DataFile):
     # Translate the file into ``language`` first (a translate step of the run plan: cached, filtered,
     # reported); ``path`` then holds the source-language records.
     translate: TranslateSpec | None = None
+    # Draw ``max_examples`` balanced across code-switching levels (S-index or CMI), not at random
+    switching: SwitchingSpec | None = None
     _translated: str | None = PrivateAttr(default=None)  # the translate step's output, once it ran
 
     def file_fields(self) -> list[str]:

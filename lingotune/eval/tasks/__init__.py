@@ -10,7 +10,15 @@ from typing import Annotated, Union
 
 from pydantic import Field
 
-from lingotune.eval.tasks import fidelity, qa, reference_chrf, translation  # noqa: F401  (each import registers its kind)
+from lingotune.eval.tasks import (  # noqa: F401  (each import registers its kind)
+    classification,
+    codemix_generation,
+    exact_match,
+    fidelity,
+    qa,
+    reference_chrf,
+    translation,
+)
 from lingotune.eval.tasks.base import EVAL_SAMPLE_SEED, TASK_KINDS, EvalItem, TaskScores, TaskSpec
 
 EvalTask = Annotated[Union[tuple(TASK_KINDS.values())], Field(discriminator="kind")]  # noqa: UP007 (runtime)

@@ -80,5 +80,20 @@ class TaskSpec(DataFile):
         raise NotImplementedError
 
 
+def templated(examples: list[Example], template: str | None) -> tuple[list[Example], list[Any]]:
+    """Each example's last user turn put into ``template`` (``{text}``), its answer the reference: for
+    kinds whose data are (input, expected output) pairs such as parallel TSV files."""
+    from lingotune.data.builders import fill
+
+    built = []
+    for example in examples:
+        users = [m["content"] for m in example.prompt_messages if m["role"] == "user"]
+        prompt = fill(template, example.source, text=users[-1] if users else "") if template else users[-1]
+        built.append(Example([{"role": "user", "content": prompt},
+                              {"role": "assistant", "content": example.response or ""}],
+                             example.language, example.source, example.meta))
+    return built, [e.response or "" for e in built]
+
+
 TASK_KINDS: Registry = Registry("task kind", "kind", "kind_name")
 register = TASK_KINDS.register

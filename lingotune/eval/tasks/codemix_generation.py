@@ -1,0 +1,68 @@
+"""``kind: codemix_generation``: prompts whose answer is code-mixed text (English → Hinglish rewriting of
+Hinglish-TOP, a synthetic Spanish–English rewrite…), scored against the reference by chrF and by how
+much the answer mixes: its S-index and CMI (methods.md §4), with tags from the token-level language
+identifier (``tagger``), and the distance of its S-index to the requested level.
+
+The requested level is ``target_s_index`` when set, else each item's reference: a model asked for
+Hinglish that answers in English (S = 0) or in Hindi alone is as far from a mixed reference as one that
+mixes every other word, while chrF alone rewards the English answer for the English words it shares.
+"""
+
+from __future__ import annotations
+
+from functools import lru_cache
+from typing import Any, Literal
+
+import numpy as np
+from pydantic import Field
+
+from lingotune.data.example import Example
+from lingotune.eval.bootstrap import bootstrap_ci
+from lingotune.eval.tasks.base import EvalItem, TaskScores, TaskSpec, metric, register, templated
+from lingotune.eval.translation import chrf_ci, sentence_chrf
+from lingotune.language.codemix_metrics import corpus_metrics
+from lingotune.language.lingua_pair_tagger import LinguaPairTagger, parse_pair_spec
+from lingotune.language.mixed_tokens import split_tokens
+from lingotune.language.token_lid import TokenTagger, load_tagger
+
+
+@lru_cache(maxsize=4)
+def _tagger(name: str) -> TokenTagger | LinguaPairTagger:
+    pair = parse_pair_spec(name)
+    return LinguaPairTagger(*pair) if pair else load_tagger(name)
+
+
+def mixing_scores(texts: list[str], tagger: str) -> dict[str, np.ndarray]:
+    """Per text: S-index and CMI of its tokens as ``tagger`` tags them (0 for an empty text)."""
+    tags = _tagger(tagger).tag_many([split_tokens(t) for t in texts])
+    per = corpus_metrics(tags).per_utterance
+    return {"s_index": np.nan_to_num(per["s_index"]), "cmi": np.nan_to_num(per["cmi"])}
+
+
+@register
+class CodemixGenerationTask(TaskSpec):
+    kind: Literal["codemix_generation"]
+    tagger: str = Field(default="hinglish", description="a shipped tagger (hinglish), a tagger file, or "
+                        "lingua:LANG1,LANG2 for a pair no tagger covers")
+    target_s_index: float | None = Field(default=None, ge=0)
+
+    def build(self, examples: list[Example], language_names: dict[str, str]) -> tuple[list[Example], list[Any]]:
+        return templated(examples, self.prompt_template)
+
+    def score(self, items: list[EvalItem], outputs: list[str], detections: list[dict[str, Any]],
+              resamples: int) -> TaskScores:
+        refs = [str(item.reference) for item in items]
+        out = mixing_scores(outputs, self.tagger)
+        ref = mixing_scores(refs, self.tagger)
+        target = np.full(len(items), self.target_s_index) if self.target_s_index is not None else ref["s_index"]
+        gap = np.abs(out["s_index"] - target)
+        per_item = [{"chrf": sentence_chrf(o, r), "s_index": float(s), "cmi": float(c), "s_index_ref": float(t),
+                     "s_index_gap": float(g)}
+                    for o, r, s, c, t, g in zip(outputs, refs, out["s_index"], out["cmi"], target, gap, strict=True)]
+        return TaskScores(per_item, {
+            "chrf": metric(chrf_ci(outputs, refs, n_resamples=resamples)),
+            "s_index_gap": metric(bootstrap_ci(gap, resamples)),
+            "s_index": metric(bootstrap_ci(out["s_index"], resamples)),
+            "cmi": metric(bootstrap_ci(out["cmi"], resamples)),
+        }, {"reference_s_index": float(np.mean(ref["s_index"])) if len(refs) else float("nan"),
+            "reference_cmi": float(np.mean(ref["cmi"])) if len(refs) else float("nan"), "tagger": self.tagger})
