@@ -96,4 +96,7 @@ def test_shipped_recipe_runs_on_the_tiny_model(tmp_path):
         tasks = json.loads((tmp_path / "eval" / stage / "summary.json").read_text())["tasks"]
         assert {name: set(entry["metrics"]) for name, entry in tasks.items()} == expected
     assert "drawn across switching levels" in done.stdout + done.stderr
+    notes = (tmp_path / "experts" / "balanced" / "data_notes.md").read_text()
+    assert notes.count("drawn across switching levels") == 3 and "| > 0.35 |" in notes
+    assert not (tmp_path / "experts" / "unbalanced" / "data_notes.md").exists()
     assert "| balanced | expert" in (tmp_path / "report.md").read_text()

@@ -21,12 +21,17 @@ def build_context(ctx: RunContext) -> BuildContext:
     return BuildContext(seed=ctx.seed, language_names=ctx.language_names)
 
 
-def tokenized_training_data(data: DataSpec, spec: TrainSpec, tokenizer,
-                            ctx: RunContext) -> tuple[list[TokenizedExample], int]:
-    """The data section's examples, built, mixed and tokenised with loss masks; and how many were too long."""
+def tokenized_training_data(data: DataSpec, spec: TrainSpec, tokenizer, ctx: RunContext,
+                            out_dir: Path | None = None) -> tuple[list[TokenizedExample], int]:
+    """The data section's examples, built, mixed and tokenised with loss masks; and how many were too long.
+    Notes on how the data was drawn (switching levels) go to ``out_dir/data_notes.md``."""
     from lingotune.train.tokenize import tokenize_examples
 
-    examples = build_training_examples(data, build_context(ctx))
+    notes: list[str] = []
+    examples = build_training_examples(data, build_context(ctx), notes)
+    if notes and out_dir is not None:
+        out_dir.mkdir(parents=True, exist_ok=True)
+        (out_dir / "data_notes.md").write_text("\n".join(notes), encoding="utf-8")
     tokenized, dropped = tokenize_examples(tokenizer, examples, spec.max_length)
     if spec.loss_on == "all":
         for item in tokenized:
@@ -55,7 +60,7 @@ def train_on(model: ResolvedModel, data: DataSpec, spec: TrainSpec, ctx: RunCont
 
     spec = spec.model_copy(update={"dtype": ctx.resolve_dtype(spec.dtype)})
     tokenizer = load_tokenizer(model, trust_remote_code=ctx.trust_remote_code, padding_side="right")
-    tokenized, dropped = tokenized_training_data(data, spec, tokenizer, ctx)
+    tokenized, dropped = tokenized_training_data(data, spec, tokenizer, ctx, out_dir)
     if self_paced is not None:
         from lingotune.train.self_paced_phase import train_self_paced_phase
 
