@@ -19,16 +19,19 @@ import urllib.error
 import urllib.request
 from collections.abc import Callable, Sequence
 from pathlib import Path
+from typing import Any
 
 from pydantic import Field
 
 from lingotune.core.errors import LingotuneError
 from lingotune.core.progress import console
 from lingotune.core.schema import Strict
+from lingotune.models.generate import Sampling
 from lingotune.models.sources import ResolvedModel
 
 Conversation = Sequence[dict[str, str]]
-Generate = Callable[[list[Conversation], int, str], list[str]]
+# generate(conversations, max_new_tokens, description, sampling=None): greedy unless ``sampling`` is given
+Generate = Callable[..., list[str]]
 
 
 class GenerationServerSpec(Strict):
@@ -120,9 +123,15 @@ class ServedGeneration:
         console.print(f"[dim]generating through {self.server.base_url} ({self.server.model})[/dim]")
         return self.server
 
-    def __call__(self, conversations: list[Conversation], max_new_tokens: int, description: str) -> list[str]:
-        params = {"max_tokens": max_new_tokens, "temperature": 0.0}
-        completions = self.backend.complete_many([(c, params) for c in conversations], description)
+    def __call__(self, conversations: list[Conversation], max_new_tokens: int, description: str,
+                 sampling: Sampling | None = None) -> list[str]:
+        params: dict[str, Any] = {"max_tokens": max_new_tokens, "temperature": 0.0}
+        if sampling is None:
+            requests = [(c, params) for c in conversations]
+        else:  # each sample its own seed: the server draws it, the request cache keeps it apart
+            requests = [(c, {**params, "temperature": sampling.temperature, "top_p": sampling.top_p, "seed": seed})
+                        for c, seed in zip(conversations, sampling.seeds, strict=True)]
+        completions = self.backend.complete_many(requests, description)
         failed = [c for c in completions if c.error is not None]
         if failed:
             where = self.server.base_url if self.server else "the server"
@@ -138,12 +147,13 @@ class ServedGeneration:
 
 
 def local_generation(loaded, batch_size: int) -> Generate:
-    """In-process, batched greedy generation with the model loaded on first use."""
+    """In-process, batched generation (greedy, or sampled when asked) with the model loaded on first use."""
     from lingotune.models.generate import generate_batched
 
-    def generate(conversations: list[Conversation], max_new_tokens: int, description: str) -> list[str]:
+    def generate(conversations: list[Conversation], max_new_tokens: int, description: str,
+                 sampling: Sampling | None = None) -> list[str]:
         model, tokenizer = loaded.get()
         return generate_batched(model, tokenizer, conversations, max_new_tokens=max_new_tokens,
-                                batch_size=batch_size, description=description)
+                                batch_size=batch_size, description=description, sampling=sampling)
 
     return generate

@@ -112,7 +112,8 @@ def run_task(task: TaskSpec, spec: EvalSpec, generate: Generate, ctx: RunContext
     """Generate, apply the protocol, score: the task's records and summary entry."""
     started = time.time()
     items = task.load_items(ctx.language_names)
-    raw = generate([i.conversation for i in items], task.max_new_tokens, f"{stage}: {task.name}")
+    raw = generate([i.conversation for i in items], task.max_new_tokens, f"{stage}: {task.name}",
+                   sampling=task.sampling(items))
     outputs, protocol_notes = apply_protocol(task, items, raw, generate, stage)
     records, task_summary = score_task(task, items, outputs, spec.bootstrap_resamples)
     task_summary["protocol"] = task.protocol

@@ -1,4 +1,4 @@
-"""Batched greedy generation for evaluation.
+"""Batched generation for evaluation: greedy, or sampled (with per-row seeds) for pass@k.
 
 Prompts are sorted by length before batching so each batch pads little, padded on the left (the
 model continues from the last real token), and run without gradients in the evaluation dtype
@@ -9,9 +9,22 @@ generation cost ~2.4 s per XQuAD item on 2 cores; batched bf16 costs ~0.4 s.
 from __future__ import annotations
 
 from collections.abc import Sequence
+from dataclasses import dataclass, field
 
 from lingotune.core.progress import progress_bar
 from lingotune.models.chat import ensure_chat_template, render
+
+
+@dataclass(frozen=True)
+class Sampling:
+    """Sampled instead of greedy generation (pass@k needs several different answers per prompt).
+
+    ``seeds`` has one seed per conversation: a batch is seeded from its rows' seeds, and a server request
+    carries its own, so the same run draws the same samples and a request cache keeps samples apart."""
+
+    temperature: float = 0.8
+    top_p: float = 0.95
+    seeds: tuple[int, ...] = field(default_factory=tuple)
 
 
 def generate_batched(
@@ -23,8 +36,9 @@ def generate_batched(
     batch_size: int = 16,
     description: str = "Generating",
     token_budget: int = 12000,
+    sampling: Sampling | None = None,
 ) -> list[str]:
-    """Greedy answers to each conversation's next assistant turn, in input order.
+    """Answers to each conversation's next assistant turn, in input order: greedy, or sampled per ``sampling``.
 
     ``token_budget`` caps padded prompt tokens per batch so long prompts (XQuAD contexts) get
     smaller batches and short ones larger, keeping memory flat.
@@ -50,13 +64,18 @@ def generate_batched(
             encoded = tokenizer(
                 [prompts[i] for i in batch], return_tensors="pt", padding=True, add_special_tokens=False
             ).to(device)
+            options = {"do_sample": False}
+            if sampling is not None:
+                torch.manual_seed(hash(tuple(sampling.seeds[i] for i in batch)) % (2**31))
+                options = {"do_sample": True, "temperature": sampling.temperature, "top_p": sampling.top_p,
+                           "top_k": 0}
             with torch.inference_mode():
                 generated = model.generate(
                     **encoded,
                     max_new_tokens=max_new_tokens,
-                    do_sample=False,
                     pad_token_id=tokenizer.pad_token_id,
                     eos_token_id=tokenizer.eos_token_id,
+                    **options,
                 )
             texts = tokenizer.batch_decode(generated[:, encoded["input_ids"].shape[1] :], skip_special_tokens=True)
             for index, text in zip(batch, texts, strict=True):

@@ -18,6 +18,7 @@ from lingotune.data.example import Example
 from lingotune.data.loaders import load_examples
 from lingotune.data.mix import sample
 from lingotune.data.recipe_builders.base import with_system
+from lingotune.models.generate import Sampling
 
 EVAL_SAMPLE_SEED = 0  # evaluation items never depend on the training seed
 
@@ -74,6 +75,10 @@ class TaskSpec(DataFile):
     def build(self, examples: list[Example], language_names: dict[str, str]) -> tuple[list[Example], list[Any]]:
         """Prompts and references; by default the records' own conversations and last answers."""
         return examples, [e.response or "" for e in examples]
+
+    def sampling(self, items: list[EvalItem]) -> Sampling | None:
+        """How the items' answers are generated: greedy (None) unless a kind samples (pass@k)."""
+        return None
 
     def score(self, items: list[EvalItem], outputs: list[str], detections: list[dict[str, Any]],
               resamples: int) -> TaskScores:
