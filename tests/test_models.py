@@ -63,3 +63,21 @@ def test_failed_conversion_leaves_nothing_that_looks_complete(tmp_path, monkeypa
     models = tmp_path / "cache" / "models"
     assert not any(p.name.startswith("gguf-broken") for p in models.glob("*")) if models.exists() else True
     assert not list((tmp_path / "cache").glob(".gguf-*")), "a staging folder was left behind"
+
+
+def test_sampled_generation_differs_per_seed_and_repeats_with_the_same_seeds(tiny_model):
+    """pass@k needs n different answers per prompt, and a rerun must draw the same ones."""
+    from lingotune.models.generate import Sampling, generate_batched
+    from lingotune.models.loading import load_model, load_tokenizer
+
+    tokenizer, model = load_tokenizer(tiny_model), load_model(tiny_model, dtype="float32")
+    prompts = [[{"role": "user", "content": "def add(a, b):"}]] * 4
+    sampling = Sampling(temperature=0.8, top_p=0.95, seeds=(0, 1, 2, 3))
+    first = generate_batched(model, tokenizer, prompts, max_new_tokens=8, sampling=sampling)
+    again = generate_batched(model, tokenizer, prompts, max_new_tokens=8, sampling=sampling)
+    greedy = generate_batched(model, tokenizer, prompts, max_new_tokens=8)
+    assert first == again and len(set(first)) > 1
+    assert len(set(greedy)) == 1
+    other = generate_batched(model, tokenizer, prompts, max_new_tokens=8,
+                             sampling=Sampling(0.8, 0.95, seeds=(10, 11, 12, 13)))
+    assert other != first
