@@ -137,3 +137,27 @@ def test_balanced_and_unbalanced_experts_of_the_recipe_differ_only_in_their_draw
     assert not any("switching_s_index" in e.meta for e in plain["rewrite"])
     first_prompt = level["parse"][0].messages[0]["content"]
     assert first_prompt.startswith("Write the semantic parse of this request.")
+
+
+def test_cached_base_scores_follow_the_tagger_weights(tmp_path, tiny_model):
+    """A retrained tagger changes S-index scores: cached base evaluations must not answer for it."""
+    import shutil
+
+    from lingotune.eval.spec import EvalSpec
+    from lingotune.eval.suite import _cache_key
+    from lingotune.language.token_lid import tagger_path
+
+    first, second = tmp_path / "a.npz", tmp_path / "b.npz"
+    shutil.copyfile(tagger_path("hinglish"), first)
+    shutil.copyfile(tagger_path("hinglish"), second)
+    with second.open("ab") as handle:
+        handle.write(b"\0")
+
+    def key(tagger: str) -> str:
+        task = CodemixGenerationTask(name="r", kind="codemix_generation", path=str(CODESWITCH / "hinglish_top" /
+                                     "hinglish_top.en-hi.eval.tsv"), format="parallel", source_language="en",
+                                     language="hi", tagger=tagger)
+        return _cache_key(tiny_model, task, EvalSpec(tasks=[task]), "float32")
+
+    assert key(str(first)) != key(str(second))
+    assert key(str(first)) == key(str(first))

@@ -95,17 +95,20 @@ def test_cache_gives_the_same_tags_cold_warm_and_after_clearing(tagger, data):
 
 
 def test_shipped_model_accuracy(tagger, trainer, data):
-    """Measured 81.71 % / 88.15 % (held-out SentiMix, all tokens / without split handles) and 88.63 % (HingLID,
-    languages only); majority 47.4 % and 71.1 %. HingLID stays below the ~93.5 % char n-gram reference, which
-    was trained on HingLID itself: SentiMix's own tag of a word agrees with HingLID's on only 89.4 % of tokens."""
+    """Measured 81.44 % / 87.86 % (held-out SentiMix, all tokens / without split handles) and 90.03 % (HingLID,
+    languages only; F1 en 81.2 %) with the Hinglish-TOP silver words and the noise matrix anchored on them (before
+    them: 81.71 % / 88.15 % and 88.63 %); majority 47.4 % and 71.1 %. HingLID stays below the ~93.5 % char n-gram
+    reference, which was trained on HingLID itself: SentiMix's own tag of a word agrees with HingLID's on only
+    89.4 % of tokens."""
     _, heldout, hinglid = data
     result = trainer.evaluate(tagger, heldout, hinglid)
     assert result["sentimix_heldout"]["accuracy"] >= 0.810
-    assert result["sentimix_heldout"]["accuracy_without_handles"] >= 0.875
+    assert result["sentimix_heldout"]["accuracy_without_handles"] >= 0.874
     assert result["sentimix_heldout"]["f1_other"] >= 0.84
-    assert result["hinglid"]["accuracy"] >= 0.880
-    assert result["hinglid"]["f1_en"] >= 0.77
+    assert result["hinglid"]["accuracy"] >= 0.895
+    assert result["hinglid"]["f1_en"] >= 0.80
     assert tagger.model.meta["trainer"] == "scripts/train_token_lid.py"
+    assert "Hinglish-TOP" in tagger.model.meta["trained_on"]
     assert (ASSETS / SHIPPED["hinglish"]).stat().st_size < 3_000_000
 
 
@@ -123,6 +126,53 @@ def test_retraining_on_a_subset_is_deterministic_and_works(trainer, data, tmp_pa
     result = trainer.evaluate(loaded, heldout, hinglid)
     assert result["sentimix_heldout"]["accuracy_without_handles"] >= 0.86  # measured 89.2 %
     assert result["hinglid"]["accuracy"] >= 0.80  # measured 83.8 %
+
+
+def test_silver_tags_from_english_requests(trainer, tmp_path):
+    """A rewrite's word found in its English request is en, one not found hi; names, one-letter words and
+    homographs (found by chance in the request although their type mostly is not) are left out (unk)."""
+    rows = [
+        ("set an alarm for 5 pm", "5 pm ke liye alarm set karo", "[IN:CREATE_ALARM 5 pm ke liye alarm set karo ]"),
+        (
+            "message Carol that I am late",
+            "Carol ko message karo ki I am late",
+            "[IN:SEND_MESSAGE [SL:RECIPIENT Carol ] ko message karo ki [SL:CONTENT_EXACT I am late ] ]",
+        ),
+        (
+            "remind me to pick up milk",
+            "mujhe milk pickup karne ki yaad dilao",
+            "[IN:CREATE_REMINDER mujhe milk pickup karne ki yaad dilao ]",
+        ),
+        ("what is the weather", "is hafte mausam kaisa hai", "[IN:GET_WEATHER is hafte mausam kaisa hai ]"),
+        ("will it be cold", "kya is hafte thand hogi", "[IN:GET_WEATHER kya is hafte thand hogi ]"),
+        ("play songs", "is ke songs play karo", "[IN:PLAY_MUSIC is ke songs play karo ]"),
+    ]
+    path = tmp_path / "top.tsv"
+    path.write_text(
+        "en_query\tcs_query\ten_parse\tcs_parse\tdomain\n"
+        + "".join(f"{en}\t{cs}\t-\t{parse}\tx\n" for en, cs, parse in rows),
+        encoding="utf-8",
+    )
+    silver, stats = trainer.silver_utterances(frozenset({"is", "milk"}), [path])
+    tags = [dict(zip(u.tokens, u.tags, strict=True)) for u in silver]
+    assert tags[0] == {"5": "other", "pm": "en", "ke": "hi", "liye": "hi", "alarm": "en", "set": "en", "karo": "hi"}
+    assert tags[1]["Carol"] == "unk" and tags[1]["I"] == "unk" and tags[1]["late"] == "en"  # name slot, one letter
+    assert tags[2]["pickup"] == "en" and tags[2]["milk"] == "en" and tags[2]["mujhe"] == "hi"  # "pick up"
+    assert tags[3]["is"] == "unk" and tags[4]["is"] == "hi"  # found by chance once, missing twice
+    assert stats["rows"] == 6 and stats["en"] + stats["hi"] + sum(stats["left_out"].values()) == stats["words"]
+
+
+def test_training_with_silver_words_is_deterministic(trainer, data):
+    train_set, _, _ = data
+    lexicon = frozenset({"the", "movie", "good", "please", "love", "alarm", "set", "timer"})
+    silver, _ = trainer.silver_utterances(lexicon)
+    first = trainer.train(train_set[:300], lexicon=lexicon, silver=silver[:500], anchor=True)
+    second = trainer.train(train_set[:300], lexicon=lexicon, silver=silver[:500], anchor=True)
+    for name in ("index", "weight", "bias"):
+        np.testing.assert_array_equal(getattr(first, name), getattr(second, name))
+    without = trainer.train(train_set[:300], lexicon=lexicon)
+    assert first.meta["noise_transition"] != without.meta["noise_transition"]  # anchored on the silver tags
+    assert TokenTagger(first).tag(["alarm", "set", "karo", "ke", "liye"]) == ["en", "en", "hi", "hi", "hi"]
 
 
 def test_tagged_utterances_round_trip_through_conll(tagger, data, tmp_path):

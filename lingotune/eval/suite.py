@@ -71,6 +71,7 @@ def apply_protocol(task: TaskSpec, items: list[EvalItem], first: list[str], gene
 def _cache_key(model: ResolvedModel, task: TaskSpec, spec: EvalSpec, dtype: str) -> str:
     payload = json.dumps(
         {"model": model_fingerprint(model), "task": task.model_dump(mode="json"), "dtype": dtype,
+         **({"scorer": scorer} if (scorer := task.cache_identity()) else {}),
          "resamples": spec.bootstrap_resamples, "version": EVAL_VERSION,
          **({"server": spec.server.model_dump(mode="json")} if spec.server else {})},
         sort_keys=True,

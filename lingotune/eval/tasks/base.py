@@ -76,6 +76,11 @@ class TaskSpec(DataFile):
         """Prompts and references; by default the records' own conversations and last answers."""
         return examples, [e.response or "" for e in examples]
 
+    def cache_identity(self) -> dict[str, Any]:
+        """What besides the task's settings decides its scores (a tagger's weights…): part of the key of
+        cached base evaluations, so a changed scorer is never answered from an old cache entry."""
+        return {}
+
     def sampling(self, items: list[EvalItem]) -> Sampling | None:
         """How the items' answers are generated: greedy (None) unless a kind samples (pass@k)."""
         return None

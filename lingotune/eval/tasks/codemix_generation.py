@@ -10,6 +10,7 @@ mixes every other word, while chrF alone rewards the English answer for the Engl
 
 from __future__ import annotations
 
+import hashlib
 from functools import lru_cache
 from typing import Any, Literal
 
@@ -23,7 +24,7 @@ from lingotune.eval.translation import chrf_ci, sentence_chrf
 from lingotune.language.codemix_metrics import corpus_metrics
 from lingotune.language.lingua_pair_tagger import LinguaPairTagger, parse_pair_spec
 from lingotune.language.mixed_tokens import split_tokens
-from lingotune.language.token_lid import TokenTagger, load_tagger
+from lingotune.language.token_lid import TokenTagger, load_tagger, tagger_path
 
 
 @lru_cache(maxsize=4)
@@ -45,6 +46,15 @@ class CodemixGenerationTask(TaskSpec):
     tagger: str = Field(default="hinglish", description="a shipped tagger (hinglish), a tagger file, or "
                         "lingua:LANG1,LANG2 for a pair no tagger covers")
     target_s_index: float | None = Field(default=None, ge=0)
+
+    def cache_identity(self) -> dict[str, Any]:
+        if parse_pair_spec(self.tagger):
+            from importlib.metadata import version
+
+            return {"tagger": self.tagger, "lingua": version("lingua-language-detector")}
+        path = tagger_path(self.tagger)
+        digest = hashlib.sha256(path.read_bytes()).hexdigest()[:16] if path.is_file() else "missing"
+        return {"tagger": digest}
 
     def build(self, examples: list[Example], language_names: dict[str, str]) -> tuple[list[Example], list[Any]]:
         return templated(examples, self.prompt_template)
