@@ -77,8 +77,11 @@ def _under(path: str, folders: list[str]) -> bool:
     return any(path == f or path.startswith(f.rstrip("/") + "/") for f in folders)
 
 
-def bwrap_prefix(binary: str, workdir: str, read_only: list[str], as_root: bool, info_fd: int) -> list[str]:
-    """``--info-fd`` reports the host pid of the namespace's init: the sandbox's handle on every process in it."""
+def bwrap_prefix(binary: str, workdir: str, program_file: str, read_only: list[str], as_root: bool, info_fd: int,
+                 disk_bytes: int) -> list[str]:
+    """``--info-fd`` reports the host pid of the namespace's init: the sandbox's handle on every process in it.
+    The work directory and /tmp are tmpfs of ``disk_bytes`` each (RLIMIT_FSIZE bounds one file, not how many),
+    the program file bound in read-only."""
     argv = [binary, "--info-fd", str(info_fd), "--die-with-parent", "--new-session", "--unshare-ipc",
             "--unshare-pid", "--unshare-net", "--unshare-uts", "--unshare-cgroup-try", "--hostname", "sandbox"]
     if as_root:  # no user namespace yet: the launcher must still be able to drop to SANDBOX_UID
@@ -97,8 +100,10 @@ def bwrap_prefix(binary: str, workdir: str, read_only: list[str], as_root: bool,
         if not _under(path, bound):
             argv += _parents(path, made) + ["--ro-bind", path, path]
             bound.append(path)
-    argv += ["--proc", "/proc", "--dev", "/dev", "--perms", "1777", "--tmpfs", "/tmp"]
-    argv += _parents(workdir, made) + ["--bind", workdir, workdir, "--chdir", "/"]
+    size = ["--perms", "1777", "--size", str(disk_bytes), "--tmpfs"]
+    argv += ["--proc", "/proc", "--dev", "/dev", *size, "/tmp"]
+    argv += _parents(workdir, made) + [*size, workdir]
+    argv += ["--ro-bind", program_file, os.path.join(workdir, os.path.basename(program_file)), "--chdir", "/"]
     return argv + ["--"]
 
 
@@ -135,23 +140,14 @@ def hidden_dirs() -> list[str]:
     return [p for i, p in enumerate(paths) if not _under(p, paths[:i])]
 
 
-def filesystem_view(workdir: str, read_only: list[str]) -> dict:
-    """The launcher's recipe for the unshare level: what to hide and what to bind back (the work directory
-    writable, each runtime path read-only when a hidden folder would cover it)."""
+def filesystem_view(workdir: str, program_file: str, read_only: list[str], disk_mb: int) -> dict:
+    """The launcher's recipe for the unshare level: what to hide (tmpfs of ``disk_mb``), the work directory (a
+    tmpfs of ``disk_mb`` holding a copy of the program file), and each runtime path a hidden folder would
+    cover, bound back read-only."""
     hidden = hidden_dirs()
-    binds = [{"source": workdir, "target": workdir, "writable": True}]
-    for path in sorted(set(read_only)):
-        if _under(path, hidden):
-            binds.append({"source": path, "target": path, "writable": False})
-    return {"hide": hidden, "binds": binds}
+    binds = [{"source": path, "target": path} for path in sorted(set(read_only)) if _under(path, hidden)]
+    return {"hide": hidden, "size_mb": disk_mb, "workdir": workdir, "files": [program_file], "binds": binds}
 
 
 def runs_as_root() -> bool:
     return os.geteuid() == 0
-
-
-def prepare_workdir(workdir: Path) -> None:
-    """As root, programs run as ``SANDBOX_UID``: give it the work directory (and nothing else)."""
-    if runs_as_root():
-        for path in (workdir, *workdir.iterdir()):
-            os.chown(path, SANDBOX_UID, SANDBOX_UID)

@@ -3,13 +3,13 @@ inside the namespaces that bubblewrap or ``unshare`` created, it finishes the co
 ``exec``s the program, so every limit is in place before the program's first instruction.
 
 In order: (0) for the ``unshare`` level, fork the new pid namespace's init and stay outside as its monitor;
-(1) for the ``unshare`` level, build the filesystem view (every mount read-only, the places where
-secrets and sockets live — ``/home``, ``/root``, ``/run``, ``/tmp`` … — replaced by empty tmpfs, the work
-directory and the interpreter bound back in); (2) when started as root, drop to an unprivileged uid; (3) enter
-a fresh user namespace that maps a non-root uid, so the program holds no capability at all and
-``RLIMIT_NPROC`` is counted per sandbox (the kernel does not enforce it for uid 0, nor for any uid mapped to
-host root: see ``copy_process`` in ``kernel/fork.c``); (4) set the resource limits; (5) ``no_new_privs``
-and a parent-death signal; (6) report readiness on a status descriptor and ``exec``.
+(1) for the ``unshare`` level, build the filesystem view: every mount read-only; the places where secrets and
+sockets live (``/home``, ``/root``, ``/run``, ``/tmp`` …) replaced by empty tmpfs; the work directory a fresh
+size-limited tmpfs with the program copied in; the interpreter bound back in; (2) when started as root, drop
+to an unprivileged uid; (3) enter a fresh user namespace that maps a non-root uid, so the program holds no
+capability at all and ``RLIMIT_NPROC`` is counted per sandbox (the kernel does not enforce it for uid 0, nor
+for any uid mapped to host root: see ``copy_process`` in ``kernel/fork.c``); (4) set the resource limits;
+(5) ``no_new_privs`` and a parent-death signal; (6) report readiness on a status descriptor and ``exec``.
 
 Standard library only (``-S`` skips site-packages; nothing of lingotune is importable here). The kernel
 calls Python's ``os`` lacks in 3.11 (``unshare``, ``mount``, ``mount_setattr``, ``prctl``) are made through
@@ -62,21 +62,33 @@ def _mount(source: str, target: str, fstype: str | None, flags: int, data: str |
 
 
 def _build_filesystem(view: dict) -> None:
-    """Read-only host, empty tmpfs over ``view["hide"]``, ``view["binds"]`` put back (rw or ro)."""
+    """Read-only host, empty tmpfs over ``view["hide"]``, the work directory a fresh tmpfs holding copies of
+    ``view["files"]``, and ``view["binds"]`` put back read-only."""
     _mount("none", "/", None, MS_REC | MS_PRIVATE)
-    # Handles on what will be bound back, opened before the tmpfs hide them.
-    handles = [(os.open(bind["source"], os.O_PATH | os.O_CLOEXEC), bind) for bind in view["binds"]]
+    # Everything needed from the host is opened before the tmpfs hide it.
+    handles = [(os.open(bind["source"], os.O_PATH | os.O_CLOEXEC), bind["target"]) for bind in view["binds"]]
+    files = []
+    for path in view["files"]:
+        with open(path, "rb") as handle:
+            files.append((os.path.basename(path), handle.read()))
     _set_mount_attr("/", MOUNT_ATTR_RDONLY | MOUNT_ATTR_NOSUID, recursive=True)
     _mount_proc()  # after the read-only pass: the user namespace step writes /proc/self/uid_map
+    tmpfs = f"size={view['size_mb']}m"
     for path in view["hide"]:
-        _mount("tmpfs", path, "tmpfs", MS_NOSUID | MS_NODEV, "mode=755,size=64m")
-    for fd, bind in handles:
-        target = bind["target"]
+        mode = "1777" if path in ("/tmp", "/var/tmp", "/dev/shm") else "755"  # scratch space stays writable
+        _mount("tmpfs", path, "tmpfs", MS_NOSUID | MS_NODEV, f"mode={mode},{tmpfs}")
+    workdir = view["workdir"]
+    os.makedirs(workdir, mode=0o755, exist_ok=True)
+    _mount("tmpfs", workdir, "tmpfs", MS_NOSUID | MS_NODEV, f"mode=1777,{tmpfs}")
+    for name, data in files:
+        with open(os.path.join(workdir, name), "wb") as handle:
+            handle.write(data)
+        os.chmod(os.path.join(workdir, name), 0o644)
+    for fd, target in handles:
         if not os.path.isdir(target):
             os.makedirs(target, mode=0o755, exist_ok=True)
         _mount(f"/proc/self/fd/{fd}", target, None, MS_BIND | MS_REC)
-        if not bind["writable"]:
-            _set_mount_attr(target, MOUNT_ATTR_RDONLY | MOUNT_ATTR_NOSUID, recursive=True)
+        _set_mount_attr(target, MOUNT_ATTR_RDONLY | MOUNT_ATTR_NOSUID, recursive=True)
         os.close(fd)
 
 

@@ -16,7 +16,8 @@ class Limits:
     """Per-program limits. ``timeout_s`` is wall-clock time (the group is killed when it passes); the CPU
     limit defaults to the timeout rounded up, plus one second. ``memory_mb`` is address space
     (``RLIMIT_AS``), so a JVM needs more than its heap. ``file_size_mb`` bounds every file the program writes,
-    its captured stdout/stderr included. ``processes`` counts threads too (a JVM starts about 20)."""
+    its captured stdout/stderr included. ``processes`` counts threads too (a JVM starts about 20). ``disk_mb`` is
+the size of the work directory and of /tmp (memory-backed tmpfs) in the isolated levels."""
 
     timeout_s: float = 10.0
     cpu_s: int | None = None
@@ -24,6 +25,7 @@ class Limits:
     file_size_mb: int = 16
     processes: int = 64
     open_files: int = 256
+    disk_mb: int = 64
 
     def rlimits(self) -> dict[str, tuple[int, int]]:
         """``resource`` names → (soft, hard). The CPU soft limit sends SIGXCPU, the hard one a second later

@@ -34,7 +34,6 @@ from lingotune.eval.code_exec.isolation import (
     bwrap_prefix,
     candidates,
     filesystem_view,
-    prepare_workdir,
     runs_as_root,
     unshare_prefix,
 )
@@ -96,8 +95,9 @@ def _exit_signal(code: int | None) -> int | None:
 class Sandbox:
     """Runs :class:`Program` s; ``isolation`` is ``auto`` (bubblewrap, else unshare), ``bwrap``, ``unshare``
     or ``none``. ``none`` — and ``auto`` on a machine where nothing works — needs ``unsafe_exec=True``.
-    ``limits`` overrides the per-language defaults (:mod:`.runtimes`); ``workers`` bounds the pool of
-    :meth:`run_many` (default: one per core)."""
+    ``limits``: one :class:`Limits` for every language, or ``{language: Limits}`` for some (the others keep
+    their defaults, :mod:`.runtimes`: a JVM needs more address space than Python). ``workers`` bounds the pool
+    of :meth:`run_many` (default: two per core). ``probe`` replaces the check that a level works (tests)."""
 
     def __init__(self, isolation: str = "auto", *, unsafe_exec: bool = False,
                  limits: Limits | Mapping[str, Limits] | None = None, python: str | None = None,
@@ -111,7 +111,9 @@ class Sandbox:
             self.runtimes = {name: with_limits(rt, limits) for name, rt in self.runtimes.items()}
         elif limits:
             self.runtimes = {name: with_limits(rt, limits.get(name, rt.limits)) for name, rt in self.runtimes.items()}
-        self.workers = max(1, workers or os.cpu_count() or 1)
+        # twice the cores: namespace set-up and tear-down wait on the kernel (benchmarks/code_exec.py: +40-60 %
+        # programs/s with 4 workers on 2 cores, for the same CPU)
+        self.workers = max(1, workers or 2 * (os.cpu_count() or 1))
         self.work_root = work_root or tempfile.gettempdir()
         self.isolation = self._choose(isolation, unsafe_exec, probe or self._probe)
 
@@ -153,9 +155,9 @@ class Sandbox:
         return self._probe_cache[key]
 
     def describe(self) -> str:
-        user = f"uid {SANDBOX_UID} on the host" if runs_as_root() else f"uid {os.geteuid()} on the host"
         if self.isolation.level == "none":
-            return f"none (UNSAFE: resource limits only, runs as {user})"
+            return f"none (UNSAFE: resource limits only, programs run as uid {os.geteuid()} on the host)"
+        user = f"uid {SANDBOX_UID if runs_as_root() else os.geteuid()} on the host"
         return f"{self.isolation.describe()}; programs run as uid {INNER_UID} in a user namespace ({user})"
 
     # -- running ------------------------------------------------------------------------------------------
@@ -180,14 +182,17 @@ class Sandbox:
         python = self.runtimes["python"]
         read_only = list({*python.read_only_paths, *runtime.read_only_paths})
         as_root = runs_as_root()
+        program_file = os.path.join(workdir, runtime.file_name)
+        disk_mb = runtime.limits.disk_mb
         config: dict = {"status_fd": status_fd, "cwd": workdir, "limits": runtime.limits.rlimits()}
         if option.level == "bwrap":
-            prefix = bwrap_prefix(option.binary or "bwrap", workdir, read_only, as_root, info_fd)
+            prefix = bwrap_prefix(option.binary or "bwrap", workdir, program_file, read_only, as_root, info_fd,
+                                  disk_mb * 1024 * 1024)
             config["user_namespace_uid"] = INNER_UID if as_root else None
         elif option.level == "unshare":
             prefix = unshare_prefix(option.binary or "unshare", as_root)
-            config.update(pid_namespace_init=True, filesystem=filesystem_view(workdir, read_only),
-                          user_namespace_uid=INNER_UID)
+            config.update(pid_namespace_init=True, user_namespace_uid=INNER_UID,
+                          filesystem=filesystem_view(workdir, program_file, read_only, disk_mb))
         else:
             prefix = []
         if option.level != "none" and as_root:
@@ -208,14 +213,13 @@ class Sandbox:
         pidfd = None
         try:
             (workdir / runtime.file_name).write_text(program.source, encoding="utf-8")
-            if option.level != "none":
-                prepare_workdir(workdir)
             argv = self._command(option, runtime, str(workdir), status_write, info_write)
             with tempfile.TemporaryFile() as out, tempfile.TemporaryFile() as err:
                 started = time.monotonic()
+                inherited = (status_write, info_write) if option.level == "bwrap" else (status_write,)
                 process = subprocess.Popen(argv, stdin=subprocess.DEVNULL, stdout=out, stderr=err, cwd="/",
                                            env=_clean_environment(str(workdir)), start_new_session=True,
-                                           pass_fds=(status_write, info_write))
+                                           pass_fds=inherited)
                 for fd in (status_write, info_write):
                     os.close(fd)
                 pipes = [status_read, info_read]
@@ -256,8 +260,9 @@ class Sandbox:
         if timed_out:
             return result("timed_out", f"wall-clock limit of {self.runtimes[program.language].limits.timeout_s} s")
         number = _exit_signal(code)
-        if number in (signal.SIGXCPU, signal.SIGKILL) and duration >= 0.9 * (
-                self.runtimes[program.language].limits.rlimits()["RLIMIT_CPU"][0]):
+        cpu_limit = self.runtimes[program.language].limits.rlimits()["RLIMIT_CPU"][0]
+        # SIGXCPU: the soft CPU limit; SIGKILL after it: the hard one, for a program that caught SIGXCPU
+        if number == signal.SIGXCPU or (number == signal.SIGKILL and duration >= cpu_limit):
             return result("timed_out", "CPU time limit")
         if code == 0:
             return result("passed")
