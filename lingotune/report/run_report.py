@@ -386,6 +386,7 @@ def write_report(run_dir: Path, before: str = "base", after: str = "final") -> t
     Returns (markdown path, html path). A modular run (experts and variants, no single "after")
     gets the comparison of all its stages instead (``modular_report.py``).
     """
+    from lingotune.report.english_tax import english_tax_blocks
     from lingotune.report.modular import is_modular, write_modular_report
 
     run_dir = Path(run_dir)
@@ -393,6 +394,7 @@ def write_report(run_dir: Path, before: str = "base", after: str = "final") -> t
         return write_modular_report(run_dir)
     run = _load_run(run_dir, before, after)
     blocks: list[Block] = [*_header(run), *_headline(run), *_stage_table(run),
+                           *english_tax_blocks(run_dir, [before, after]),
                            *_plots(run, run_dir / "plots"), *_samples(run), *_recipe(run)]
     md_path, html_path = run_dir / "report.md", run_dir / "report.html"
     md_path.write_text(render_markdown(blocks), encoding="utf-8")

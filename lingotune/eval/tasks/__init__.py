@@ -12,6 +12,7 @@ from pydantic import Field
 
 from lingotune.eval.tasks import (  # noqa: F401  (each import registers its kind)
     classification,
+    code,
     codemix_generation,
     exact_match,
     fidelity,
