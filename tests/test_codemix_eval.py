@@ -161,3 +161,16 @@ def test_cached_base_scores_follow_the_tagger_weights(tmp_path, tiny_model):
 
     assert key(str(first)) != key(str(second))
     assert key(str(first)) == key(str(first))
+
+
+def test_a_switching_draw_without_a_size_is_refused_when_the_recipe_loads(tmp_path):
+    from lingotune.plan.load import load_recipe
+
+    recipe = (REPO / "recipes" / "codeswitch_hinglish.yaml").read_text()
+    recipe = recipe.replace("          switching: {score: s_index, target: uniform}\n",
+                            "          switching: {score: s_index, target: uniform}\n          max_examples: null\n", 1)
+    recipe = recipe.replace("path: data/", f"path: {REPO}/data/")
+    (tmp_path / "r.yaml").write_text(recipe)
+    with pytest.raises(RecipeError, match="set max_examples") as error:
+        load_recipe(tmp_path / "r.yaml")
+    assert "r.yaml:" in str(error.value)

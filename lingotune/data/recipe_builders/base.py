@@ -11,7 +11,7 @@ from __future__ import annotations
 from dataclasses import dataclass, field, replace
 from typing import ClassVar
 
-from pydantic import Field, PrivateAttr
+from pydantic import Field, PrivateAttr, model_validator
 
 from lingotune.core.errors import RecipeError
 from lingotune.core.registry import Registry
@@ -52,6 +52,13 @@ class SourceSpec(DataFile):
     # Draw ``max_examples`` balanced across code-switching levels (S-index or CMI), not at random
     switching: SwitchingSpec | None = None
     _translated: str | None = PrivateAttr(default=None)  # the translate step's output, once it ran
+
+    @model_validator(mode="after")
+    def _switching_needs_a_size(self) -> SourceSpec:
+        if self.switching is not None and self.max_examples is None:
+            raise ValueError("switching draws max_examples across switching levels; set max_examples (a draw of "
+                             "every example is the file as it is)")
+        return self
 
     def file_fields(self) -> list[str]:
         """Fields that name files, resolved against the recipe's folder when the recipe is loaded."""
