@@ -149,8 +149,9 @@ def test_a_run_merge_may_not_name_an_expert(tmp_path):
 
 def test_registries_hold_every_yaml_name():
     assert set(BUILDERS) == {"as_is", "extractive_qa", "long_answer", "translation", "xcit_monolingual", "xcit_chat",
-                             "xcit_both", "plug", "system_prompt", "crossalpaca"}
-    assert set(TASK_KINDS) == {"qa", "translation", "fidelity", "reference_chrf"}
+                             "xcit_both", "plug", "system_prompt", "crossalpaca", "classification"}
+    assert set(TASK_KINDS) == {"qa", "translation", "fidelity", "reference_chrf", "classification", "code",
+                               "codemix_generation", "exact_match"}
     for name, spec in BUILDERS.items():
         assert spec.builder_name == name
     for name, spec in TASK_KINDS.items():

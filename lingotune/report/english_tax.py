@@ -12,6 +12,7 @@ from __future__ import annotations
 from pathlib import Path
 from typing import Any
 
+from lingotune.core.errors import LingotuneError
 from lingotune.eval.bootstrap import paired_bootstrap_delta
 from lingotune.report.document import Block, Heading, Para, Table
 from lingotune.report.run_files import load_items, load_stage_summary
@@ -32,7 +33,10 @@ def english_tax(run_dir: Path, stages: list[str]) -> list[dict[str, Any]]:
     """One row per (stage, non-English code task with an English twin): both pass@1 and the paired Δ."""
     rows = []
     for stage in stages:
-        tasks = load_stage_summary(run_dir, stage).get("tasks", {})
+        try:
+            tasks = load_stage_summary(run_dir, stage).get("tasks", {})
+        except LingotuneError:  # an unreadable summary: the report's stage table says so already
+            continue
         code = {name: entry for name, entry in tasks.items() if entry.get("kind") == "code"}
         english = [name for name, entry in code.items() if entry.get("language") == "en"]
         for name, entry in code.items():
