@@ -34,7 +34,8 @@ sums = {s: json.loads((run / "eval" / s / "summary.json").read_text())["tasks"]
 info = json.loads((run / "run_info.json").read_text())
 print(f"# {run.name}: wall {info.get('wall_time_s', 0) / 60:.1f} min, train tokens {info.get('train_tokens')}\n")
 for a, b in (("base", "unbalanced"), ("base", "balanced"), ("unbalanced", "balanced")):
-    print(f"## {b} vs {a}\n\n| task | metric | {a} | {b} | Δ = {b} − {a} [95 % CI] | verdict |\n|---|---|---|---|---|---|")
+    print(f"## {b} vs {a}\n\n| task | metric | {a} | {b} | Δ = {b} − {a} [95 % CI] | verdict |")
+    print("|---|---|---|---|---|---|")
     for task, entry in sums[b].items():
         other = sums[a].get(task)
         if other is None:
