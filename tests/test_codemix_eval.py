@@ -102,6 +102,9 @@ def test_codemix_generation_measures_mixing_of_answers_against_references():
     assert copy_english.metrics["s_index"]["value"] < 0.5 * perfect.metrics["s_index"]["value"]
     assert copy_english.metrics["s_index_gap"]["low"] > 0.1
     assert perfect.metrics["chrf"]["value"] > 99
+    assert perfect.metrics["loop"]["value"] == 0
+    looping = task.score(items, ["mere timer ko roko mere timer ko roko mere timer ko roko"] * 40, [{}] * 40, 100)
+    assert looping.metrics["loop"]["value"] == 100
 
 
 def test_switching_balanced_draw_on_hinglish_top_answers():

@@ -90,8 +90,8 @@ def test_shipped_recipe_runs_on_the_tiny_model(tmp_path):
     info = json.loads((tmp_path / "run_info.json").read_text())
     assert info["finished"] and info["stages"] == ["base", "unbalanced", "balanced"]
     expected = {"sentiment_hi": {"accuracy", "macro_f1", "unparseable"},
-                "rewrite_hi": {"chrf", "s_index", "s_index_gap", "cmi"}, "parse_hi": {"exact_match", "chrf"},
-                "rewrite_es_unseen": {"chrf", "s_index", "s_index_gap", "cmi"}}
+                "rewrite_hi": {"chrf", "s_index", "s_index_gap", "cmi", "loop"}, "parse_hi": {"exact_match", "chrf"},
+                "rewrite_es_unseen": {"chrf", "s_index", "s_index_gap", "cmi", "loop"}}
     for stage in info["stages"]:
         tasks = json.loads((tmp_path / "eval" / stage / "summary.json").read_text())["tasks"]
         assert {name: set(entry["metrics"]) for name, entry in tasks.items()} == expected

@@ -1,7 +1,8 @@
 """``kind: codemix_generation``: prompts whose answer is code-mixed text (English → Hinglish rewriting of
 Hinglish-TOP, a synthetic Spanish–English rewrite…), scored against the reference by chrF and by how
 much the answer mixes: its S-index and CMI (methods.md §4), with tags from the token-level language
-identifier (``tagger``), and the distance of its S-index to the requested level.
+identifier (``tagger``), the distance of its S-index to the requested level, and the share of answers that
+loop (``loop``, as open-ended kinds count it; echo is not counted: a good rewrite keeps many prompt words).
 
 The requested level is ``target_s_index`` when set, else each item's reference: a model asked for
 Hinglish that answers in English (S = 0) or in Hindi alone is as far from a mixed reference as one that
@@ -22,9 +23,12 @@ from lingotune.eval.bootstrap import bootstrap_ci
 from lingotune.eval.tasks.base import EvalItem, TaskScores, TaskSpec, metric, register, templated
 from lingotune.eval.translation import chrf_ci, sentence_chrf
 from lingotune.language.codemix_metrics import corpus_metrics
+from lingotune.language.echo_loop import LOOP_THRESHOLD, loop_share
 from lingotune.language.lingua_pair_tagger import LinguaPairTagger, parse_pair_spec
 from lingotune.language.mixed_tokens import split_tokens
 from lingotune.language.token_lid import TokenTagger, load_tagger, tagger_path
+
+SCORING_VERSION = 2  # bump when the scores change (2: loop rate), so cached base evaluations are redone
 
 
 @lru_cache(maxsize=4)
@@ -48,13 +52,14 @@ class CodemixGenerationTask(TaskSpec):
     target_s_index: float | None = Field(default=None, ge=0)
 
     def cache_identity(self) -> dict[str, Any]:
+        scoring = {"scoring": SCORING_VERSION}
         if parse_pair_spec(self.tagger):
             from importlib.metadata import version
 
-            return {"tagger": self.tagger, "lingua": version("lingua-language-detector")}
+            return {**scoring, "tagger": self.tagger, "lingua": version("lingua-language-detector")}
         path = tagger_path(self.tagger)
         digest = hashlib.sha256(path.read_bytes()).hexdigest()[:16] if path.is_file() else "missing"
-        return {"tagger": digest}
+        return {**scoring, "tagger": digest}
 
     def build(self, examples: list[Example], language_names: dict[str, str]) -> tuple[list[Example], list[Any]]:
         return templated(examples, self.prompt_template)
@@ -66,13 +71,17 @@ class CodemixGenerationTask(TaskSpec):
         ref = mixing_scores(refs, self.tagger)
         target = np.full(len(items), self.target_s_index) if self.target_s_index is not None else ref["s_index"]
         gap = np.abs(out["s_index"] - target)
+        # a looping answer ("este liegue este liegue …") mixes nothing on purpose: counted beside the mixing
+        loops = np.array([100.0 * (loop_share(o) >= LOOP_THRESHOLD) for o in outputs])
         per_item = [{"chrf": sentence_chrf(o, r), "s_index": float(s), "cmi": float(c), "s_index_ref": float(t),
-                     "s_index_gap": float(g)}
-                    for o, r, s, c, t, g in zip(outputs, refs, out["s_index"], out["cmi"], target, gap, strict=True)]
+                     "s_index_gap": float(g), "loop": float(lp)}
+                    for o, r, s, c, t, g, lp in zip(outputs, refs, out["s_index"], out["cmi"], target, gap, loops,
+                                                    strict=True)]
         return TaskScores(per_item, {
             "chrf": metric(chrf_ci(outputs, refs, n_resamples=resamples)),
             "s_index_gap": metric(bootstrap_ci(gap, resamples)),
             "s_index": metric(bootstrap_ci(out["s_index"], resamples)),
             "cmi": metric(bootstrap_ci(out["cmi"], resamples)),
+            "loop": metric(bootstrap_ci(loops, resamples)),
         }, {"reference_s_index": float(np.mean(ref["s_index"])) if len(refs) else float("nan"),
             "reference_cmi": float(np.mean(ref["cmi"])) if len(refs) else float("nan"), "tagger": self.tagger})
