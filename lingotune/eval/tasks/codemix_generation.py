@@ -28,7 +28,8 @@ from lingotune.language.lingua_pair_tagger import LinguaPairTagger, parse_pair_s
 from lingotune.language.mixed_tokens import split_tokens
 from lingotune.language.token_lid import TokenTagger, load_tagger, tagger_path
 
-SCORING_VERSION = 2  # bump when the scores change (2: loop rate), so cached base evaluations are redone
+# bump when the scores change, so cached base evaluations are redone (2: loop rate; 3: per-item loop 0/1)
+SCORING_VERSION = 3
 
 
 @lru_cache(maxsize=4)
@@ -72,16 +73,16 @@ class CodemixGenerationTask(TaskSpec):
         target = np.full(len(items), self.target_s_index) if self.target_s_index is not None else ref["s_index"]
         gap = np.abs(out["s_index"] - target)
         # a looping answer ("este liegue este liegue …") mixes nothing on purpose: counted beside the mixing
-        loops = np.array([100.0 * (loop_share(o) >= LOOP_THRESHOLD) for o in outputs])
+        looped = np.array([float(loop_share(o) >= LOOP_THRESHOLD) for o in outputs])  # 0/1 per item, % in summary
         per_item = [{"chrf": sentence_chrf(o, r), "s_index": float(s), "cmi": float(c), "s_index_ref": float(t),
-                     "s_index_gap": float(g), "loop": float(lp)}
-                    for o, r, s, c, t, g, lp in zip(outputs, refs, out["s_index"], out["cmi"], target, gap, loops,
+                     "s_index_gap": float(g), "loop": lp}
+                    for o, r, s, c, t, g, lp in zip(outputs, refs, out["s_index"], out["cmi"], target, gap, looped,
                                                     strict=True)]
         return TaskScores(per_item, {
             "chrf": metric(chrf_ci(outputs, refs, n_resamples=resamples)),
             "s_index_gap": metric(bootstrap_ci(gap, resamples)),
             "s_index": metric(bootstrap_ci(out["s_index"], resamples)),
             "cmi": metric(bootstrap_ci(out["cmi"], resamples)),
-            "loop": metric(bootstrap_ci(loops, resamples)),
+            "loop": metric(bootstrap_ci(100 * looped, resamples)),
         }, {"reference_s_index": float(np.mean(ref["s_index"])) if len(refs) else float("nan"),
             "reference_cmi": float(np.mean(ref["cmi"])) if len(refs) else float("nan"), "tagger": self.tagger})
