@@ -13,10 +13,11 @@ import argparse
 import csv
 import shutil
 import zlib
+from dataclasses import replace
 from pathlib import Path
 
 from lingotune.data.codemix_synthetic import build_synthetic_codemix, read_dictionary
-from lingotune.language.conll import read_conll
+from lingotune.language.conll import read_conll, write_conll
 
 REPO = Path(__file__).resolve().parent.parent
 DEFAULT_SHARED = REPO.parent / "shared" / "data"
@@ -37,22 +38,14 @@ def _write(path: Path, text: str) -> None:
     path.write_text(text, encoding="utf-8", newline="\n")
 
 
-def _conll(utterances) -> str:
-    out = []
-    for u in utterances:
-        out.append(f"meta\t{u.uid}\t{u.label}")
-        out += [f"{token}\t{raw}" for token, raw in zip(u.tokens, u.raw_tags, strict=True)]
-        out.append("")
-    return "\n".join(out) + "\n"
-
-
 def sentimix(shared: Path, out: Path) -> dict[str, int]:
     src = shared / "sentimix2020"
     utterances = read_conll(src / "Hinglish_dev_3k_split_conll.txt", "sentimix_hinglish")
     train = [u for u in utterances if not _held_out(u.uid or "")]
     held = [u for u in utterances if _held_out(u.uid or "")]
-    _write(out / "sentimix" / "sentimix_hinglish.train.conll", _conll(train))
-    _write(out / "sentimix" / "sentimix_hinglish.eval.conll", _conll(held))
+    (out / "sentimix").mkdir(parents=True, exist_ok=True)
+    for name, part in (("train", train), ("eval", held)):  # the corpus's own tags, as released
+        write_conll(part, out / "sentimix" / f"sentimix_hinglish.{name}.conll", tags=[u.raw_tags for u in part])
     shutil.copyfile(src / "LICENSE-NOTICE.md", out / "sentimix" / "LICENSE-NOTICE.md")
     return {"sentimix train": len(train), "sentimix eval": len(held)}
 
@@ -88,12 +81,8 @@ def spanglish(shared: Path, out: Path) -> dict[str, int]:
     folder = out / "spanglish_synthetic"
     rows = [f"{en}\t{m.text}\n" for (en, _), m in zip(pairs, mixed, strict=True)]
     _write(folder / "ntrex_en_es.mixed.eval.tsv", "".join(rows))
-    conll = []
-    for index, m in enumerate(mixed):
-        conll.append(f"meta\t{index}\trate={m.requested_rate}")
-        conll += [f"{token}\t{tag}" for token, tag in zip(m.utterance.tokens, m.utterance.tags, strict=True)]
-        conll.append("")
-    _write(folder / "ntrex_en_es.mixed.eval.conll", "\n".join(conll) + "\n")
+    write_conll([replace(m.utterance, uid=str(index), label=f"rate={m.requested_rate}")
+                 for index, m in enumerate(mixed)], folder / "ntrex_en_es.mixed.eval.conll")
     return {"spanglish eval": len(mixed)}
 
 

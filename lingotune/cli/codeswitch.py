@@ -84,11 +84,8 @@ def summary_table(summary: dict, title: str) -> Table:
 
 def print_codemix_stats(file: Path, tagset: str = "auto") -> None:
     """The code-mixing summary of a tagged CoNLL file, for ``data stats``."""
-    from lingotune.language.codemix_metrics import corpus_metrics
     from lingotune.language.conll import read_conll
+    from lingotune.report.codemix import codemix_summary
 
-    tags = [u.tags for u in read_conll(file, tagset)]
-    metrics = corpus_metrics(tags)
-    summary = {"utterances": len(tags), "tokens": sum(map(len, tags)), **metrics.summary,
-               "language_names": ", ".join(metrics.languages)}
+    summary, _ = codemix_summary([u.tags for u in read_conll(file, tagset)])
     console.print(summary_table(summary, f"{file.name}: code-switching (the file's tags)"))

@@ -23,7 +23,7 @@ from lingotune.core.errors import RecipeError
 from lingotune.core.schema import Strict
 from lingotune.data.example import Example
 from lingotune.language.codemix_metrics import corpus_metrics
-from lingotune.language.mixed_tokens import split_tokens
+from lingotune.language.taggers import tag_texts
 
 # S-index edges: 0 = monolingual; tanh(0.5·P)·ln(N/N_max) is ~0.2 for one short insertion, ~0.4–0.6 for
 # an even two-language sentence with a few switches; ln 2 = 0.69 is its ceiling for two languages.
@@ -153,16 +153,14 @@ def example_tags(examples: Sequence[Example], text: str, tagger: str) -> list[li
     tags: list[list[str] | None] = [list(e.meta["tags"]) if e.meta.get("tags") else None for e in examples]
     missing = [i for i, t in enumerate(tags) if t is None]
     if missing:
-        from lingotune.language.token_lid import load_tagger  # loads the model file: only when needed
 
         def side(example: Example) -> str:
             # a parallel pair's own sides, before any prompt template wrapped them
             if text == "answer":
                 return example.meta.get("tgt") or example.response or ""
-            users = [m["content"] for m in example.prompt_messages if m["role"] == "user"]
-            return example.meta.get("src") or (users[-1] if users else "")
+            return example.meta.get("src") or example.user_text
 
-        tagged = load_tagger(tagger).tag_many([split_tokens(side(examples[i])) for i in missing])
+        tagged = tag_texts([side(examples[i]) for i in missing], tagger)  # loads the tagger only when needed
         for i, row in zip(missing, tagged, strict=True):
             tags[i] = row
     return [t or [] for t in tags]

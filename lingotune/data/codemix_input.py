@@ -14,16 +14,10 @@ from typing import Literal
 from lingotune.core.textfile import lines, read_text
 from lingotune.data.loaders import load_examples
 from lingotune.language.conll import TaggedUtterance, read_conll
-from lingotune.language.lingua_pair_tagger import LinguaPairTagger, parse_pair_spec
 from lingotune.language.mixed_tokens import split_tokens
-from lingotune.language.token_lid import TokenTagger, load_tagger
+from lingotune.language.taggers import tagger_for
 
 Side = Literal["prompt", "answer"]
-
-
-def make_tagger(spec: str) -> TokenTagger | LinguaPairTagger:
-    pair = parse_pair_spec(spec)
-    return LinguaPairTagger(*pair) if pair else load_tagger(spec)
 
 
 def read_utterances(path: str | Path, *, fmt: str = "auto", language: str = "und", side: Side = "prompt",
@@ -37,18 +31,14 @@ def read_utterances(path: str | Path, *, fmt: str = "auto", language: str = "und
         return [TaggedUtterance(split_tokens(text), [], line=number) for number, text in texts], False
     utterances = []
     for example in load_examples(path, fmt, language if language != "und" else "en"):
-        if side == "answer":
-            text = example.response or ""
-        else:
-            users = [m["content"] for m in example.prompt_messages if m["role"] == "user"]
-            text = users[-1] if users else ""
+        text = (example.response or "") if side == "answer" else example.user_text
         utterances.append(TaggedUtterance(split_tokens(text), [], uid=str(example.meta.get("id", "")) or None,
                                           line=int(example.meta.get("line", example.meta.get("index", 0)))))
     return utterances, False
 
 
 def tag_utterances(utterances: list[TaggedUtterance], tagger: str) -> list[list[str]]:
-    return make_tagger(tagger).tag_many([u.tokens for u in utterances])
+    return tagger_for(tagger).tag_many([u.tokens for u in utterances])
 
 
 def token_accuracy(gold: list[list[str]], predicted: list[list[str]]) -> dict[str, float]:

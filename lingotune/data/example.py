@@ -29,6 +29,12 @@ class Example:
         return self.messages if last is None else self.messages[:last]
 
     @property
+    def user_text(self) -> str:
+        """The last user turn before the answer ("" when there is none): what a prompt is made of."""
+        users = [m["content"] for m in self.prompt_messages if m["role"] == "user"]
+        return users[-1] if users else ""
+
+    @property
     def response(self) -> str | None:
         """The last assistant turn, the reference answer."""
         for message in reversed(self.messages):

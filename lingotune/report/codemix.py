@@ -11,7 +11,7 @@ from typing import Any
 
 import numpy as np
 
-from lingotune.language.codemix_metrics import METRICS, corpus_metrics
+from lingotune.language.codemix_metrics import METRICS, CorpusMetrics, corpus_metrics
 from lingotune.language.conll import TaggedUtterance
 from lingotune.report.plots import histograms_png
 
@@ -24,14 +24,20 @@ SUMMARY_ROWS = (
 )
 
 
+def codemix_summary(tags: Sequence[Sequence[str]]) -> tuple[dict[str, Any], CorpusMetrics]:
+    """The corpus summary a user reads (counts, metric means, corpus indices, language names) and the
+    metrics it came from."""
+    metrics = corpus_metrics(list(tags))
+    summary: dict[str, Any] = {"utterances": len(tags), "tokens": int(sum(len(t) for t in tags)),
+                               **metrics.summary, "language_names": ", ".join(metrics.languages)}
+    return summary, metrics
+
+
 def codemix_report(utterances: Sequence[TaggedUtterance], tags: Sequence[Sequence[str]], out_dir: Path,
                    title: str) -> dict[str, Any]:
     """Write ``summary.json``, ``utterances.jsonl`` and ``histogram.png`` under ``out_dir``; return the summary."""
-    metrics = corpus_metrics(list(tags))
+    summary, metrics = codemix_summary(tags)
     per = metrics.per_utterance
-    summary: dict[str, Any] = {"utterances": len(tags), "tokens": int(sum(len(t) for t in tags)),
-                               **{k: v for k, v in metrics.summary.items()}}
-    summary["language_names"] = ", ".join(metrics.languages)
     out_dir.mkdir(parents=True, exist_ok=True)
     (out_dir / "summary.json").write_text(json.dumps(summary, indent=2, ensure_ascii=False) + "\n", encoding="utf-8")
     with (out_dir / "utterances.jsonl").open("w", encoding="utf-8") as handle:

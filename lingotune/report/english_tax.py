@@ -38,13 +38,13 @@ def english_tax(run_dir: Path, stages: list[str]) -> list[dict[str, Any]]:
         except LingotuneError:  # an unreadable summary: the report's stage table says so already
             continue
         code = {name: entry for name, entry in tasks.items() if entry.get("kind") == "code"}
-        english = [name for name, entry in code.items() if entry.get("language") == "en"]
+        english = {name: _pass_at_1(run_dir, stage, name) for name, entry in code.items()
+                   if entry.get("language") == "en"}  # read once per stage, not once per other language
         for name, entry in code.items():
             if entry.get("language") == "en":
                 continue
             target = _pass_at_1(run_dir, stage, name)
-            for twin in english:
-                source = _pass_at_1(run_dir, stage, twin)
+            for twin, source in english.items():
                 shared = sorted(set(source) & set(target))
                 if len(shared) < 2 or len(shared) < len(target):
                     continue

@@ -102,8 +102,7 @@ def with_system(examples: list[Example], system: str) -> list[Example]:
 
 def copies_prompt(example: Example) -> bool:
     """The answer is mostly copied from the last user turn (short spans included: an extractive answer is)."""
-    users = [m["content"] for m in example.prompt_messages if m["role"] == "user"]
-    return echo_share(users[-1] if users else "", example.response or "") >= ECHO_THRESHOLD
+    return echo_share(example.user_text, example.response or "") >= ECHO_THRESHOLD
 
 
 BUILDERS: Registry = Registry("builder", "builder", "builder_name")

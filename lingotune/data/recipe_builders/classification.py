@@ -29,11 +29,6 @@ def _label_of(example: Example) -> str | None:
     return str(label).strip() if label is not None and str(label).strip() else None
 
 
-def _text_of(example: Example) -> str:
-    users = [m["content"] for m in example.prompt_messages if m["role"] == "user"]
-    return users[-1] if users else ""
-
-
 def label_list(labels: Sequence[str]) -> str:
     """``positive, negative or neutral``: how the prompt names the choices."""
     return labels[0] if len(labels) == 1 else f"{', '.join(labels[:-1])} or {labels[-1]}"
@@ -56,7 +51,7 @@ def build_classification(examples: Sequence[Example], labels: Sequence[str] | No
     template = template or CLASSIFICATION_TEMPLATE
     built = []
     for example, label in zip(examples, found, strict=True):
-        prompt = fill(template, example.source, text=_text_of(example), labels=label_list(label_set))
+        prompt = fill(template, example.source, text=example.user_text, labels=label_list(label_set))
         messages = [{"role": "user", "content": prompt}, {"role": "assistant", "content": str(label)}]
         built.append(replace(example, messages=messages, meta={**example.meta, "label": label}))
     return built, label_set

@@ -97,8 +97,7 @@ def templated(examples: list[Example], template: str | None) -> tuple[list[Examp
 
     built = []
     for example in examples:
-        users = [m["content"] for m in example.prompt_messages if m["role"] == "user"]
-        prompt = fill(template, example.source, text=users[-1] if users else "") if template else users[-1]
+        prompt = fill(template, example.source, text=example.user_text) if template else example.user_text
         built.append(Example([{"role": "user", "content": prompt},
                               {"role": "assistant", "content": example.response or ""}],
                              example.language, example.source, example.meta))

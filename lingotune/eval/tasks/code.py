@@ -135,6 +135,3 @@ class CodeTask(TaskSpec):
         return TaskScores(per_item, metrics, {
             "isolation": sandbox.describe(), "problems": len(counts), "samples_per_problem": self.samples,
             "statuses": dict(statuses), "solved_problems": sum(1 for _, c in counts.values() if c > 0)})
-
-    def file_fields(self) -> list[str]:
-        return ["path"]

@@ -12,7 +12,6 @@ mixes every other word, while chrF alone rewards the English answer for the Engl
 from __future__ import annotations
 
 import hashlib
-from functools import lru_cache
 from typing import Any, Literal
 
 import numpy as np
@@ -24,23 +23,17 @@ from lingotune.eval.tasks.base import EvalItem, TaskScores, TaskSpec, metric, re
 from lingotune.eval.translation import chrf_ci, sentence_chrf
 from lingotune.language.codemix_metrics import corpus_metrics
 from lingotune.language.echo_loop import LOOP_THRESHOLD, loop_share
-from lingotune.language.lingua_pair_tagger import LinguaPairTagger, parse_pair_spec
-from lingotune.language.mixed_tokens import split_tokens
-from lingotune.language.token_lid import TokenTagger, load_tagger, tagger_path
+from lingotune.language.lingua_pair_tagger import parse_pair_spec
+from lingotune.language.taggers import tag_texts
+from lingotune.language.token_lid import tagger_path
 
 # bump when the scores change, so cached base evaluations are redone (2: loop rate; 3: per-item loop 0/1)
 SCORING_VERSION = 3
 
 
-@lru_cache(maxsize=4)
-def _tagger(name: str) -> TokenTagger | LinguaPairTagger:
-    pair = parse_pair_spec(name)
-    return LinguaPairTagger(*pair) if pair else load_tagger(name)
-
-
 def mixing_scores(texts: list[str], tagger: str) -> dict[str, np.ndarray]:
     """Per text: S-index and CMI of its tokens as ``tagger`` tags them (0 for an empty text)."""
-    tags = _tagger(tagger).tag_many([split_tokens(t) for t in texts])
+    tags = tag_texts(texts, tagger)
     per = corpus_metrics(tags).per_utterance
     return {"s_index": np.nan_to_num(per["s_index"]), "cmi": np.nan_to_num(per["cmi"])}
 
