@@ -60,10 +60,13 @@ def test_code_recipe_runs_on_the_tiny_model_with_the_english_tax(tmp_path):
     overrides += ["eval.tasks.4.samples=2", "eval.tasks.4.k=[1,2]"]
     # the tiny model has 4 blocks: 1 bottom, 1 top, no transition from the language expert
     overrides += ["variants.0.merge.bottom=1", "variants.0.merge.top=1", "variants.0.merge.transition=0"]
+    # the translated-prompts expert untranslated: the tiny model's output loses the code masks, so the translator
+    # keeps nothing (the translate step is tested in test_translate*.py)
+    overrides += ["experts.2.data.sources.0.translate=null", "experts.2.data.sources.0.max_examples=8"]
     done = lingotune("run", str(REPO / "recipes" / "code_multilingual.yaml"), *overrides)
     assert done.returncode == 0, done.stderr[-3000:]
     info = json.loads((tmp_path / "run_info.json").read_text())
-    assert info["stages"] == ["base", "code", "language", "layer_swap", "ties"]
+    assert info["stages"] == ["base", "code", "language", "code_es_translated", "layer_swap", "ties"]
     summary = json.loads((tmp_path / "eval" / "code" / "summary.json").read_text())["tasks"]
     assert set(summary["humaneval_xl_es_pass10"]["metrics"]) == {"pass@1", "pass@2"}
     assert summary["humaneval_xl_en"]["isolation"].startswith(("bwrap", "unshare"))
@@ -72,5 +75,58 @@ def test_code_recipe_runs_on_the_tiny_model_with_the_english_tax(tmp_path):
     report = (tmp_path / "report.md").read_text()
     section = report[report.index("## English tax"):].split("\n## ")[0]
     # every stage pairs Spanish and Chinese with English (same HumanEval-XL ids); mHumanEval is not paired
-    assert section.count("| humaneval_xl_zh |") == 5 and section.count("| humaneval_xl_es |") == 5
+    assert section.count("| humaneval_xl_zh |") == 6 and section.count("| humaneval_xl_es |") == 6
     assert "mhumaneval_hi" not in section
+
+
+def _no_isolation_recipe(tmp_path: Path) -> Path:
+    recipe = tmp_path / "code.yaml"
+    recipe.write_text(f"""name: code_none
+language: es
+model: {{source: tiny-random}}
+eval:
+  tasks:
+    - {{name: es, kind: code, path: {SPANISH}, language: es, max_items: 2, isolation: none}}
+""")
+    return recipe
+
+
+def test_unsafe_exec_flag_is_what_allows_running_without_isolation(tmp_path):
+    from typer.testing import CliRunner
+
+    from lingotune.cli.app import app
+
+    recipe = _no_isolation_recipe(tmp_path)
+    refused = CliRunner().invoke(app, ["run", str(recipe), "--dry-run"])
+    said = " ".join(refused.output.split())  # rich wraps at the terminal width
+    assert refused.exit_code != 0 and "--unsafe-exec" in said and "code.yaml:6" in said
+    allowed = CliRunner().invoke(app, ["run", str(recipe), "--dry-run", "--unsafe-exec"])
+    assert allowed.exit_code == 0, allowed.output
+    assert "recipe checked" in allowed.output and "--unsafe-exec" in allowed.output  # the warning
+    no_code = tmp_path / "plain.yaml"
+    no_code.write_text(recipe.read_text().replace("kind: code", "kind: qa"))
+    pointless = CliRunner().invoke(app, ["run", str(no_code), "--dry-run", "--unsafe-exec"])
+    assert pointless.exit_code != 0 and "has none" in pointless.output
+
+
+def test_without_a_working_sandbox_scoring_refuses_unless_unsafe_exec(tmp_path, monkeypatch):
+    """Isolation made unavailable (every probe fails, as on a kernel without user namespaces and no bwrap):
+    the task loaded from a recipe refuses to run programs; loaded with --unsafe-exec it runs them, limits only."""
+    from lingotune.eval.code_exec.sandbox import Sandbox, SandboxUnavailableError
+    from lingotune.plan import load_recipe
+
+    monkeypatch.setattr(Sandbox, "_probe", lambda self, option: "simulated: namespaces disabled")
+    recipe = tmp_path / "auto.yaml"
+    recipe.write_text(_no_isolation_recipe(tmp_path).read_text().replace("isolation: none", "isolation: auto"))
+
+    def score(unsafe: bool):
+        task = load_recipe(recipe, unsafe_exec=unsafe).eval.tasks[0]
+        items = task.load_items()
+        outputs = [fenced(i.meta["problem"].prompt + i.meta["problem"].canonical_solution) for i in items]
+        return task.score(items, outputs, [{}] * len(items), resamples=50)
+
+    with pytest.raises(SandboxUnavailableError, match="--unsafe-exec"):
+        score(False)
+    scores = score(True)
+    assert scores.metrics["pass@1"]["value"] == 100.0
+    assert scores.extra["isolation"].startswith("none (UNSAFE")

@@ -29,6 +29,9 @@ FormatOpt = Annotated[
 SourceLanguageOpt = Annotated[
     str | None, typer.Option("--source-language", "-s", help="source side's language, for parallel data")
 ]
+UnsafeExecOpt = Annotated[bool, typer.Option(
+    "--unsafe-exec", help="code tasks: run model-written programs with resource limits only where no sandbox "
+                          "(bubblewrap, user namespaces) is available; never on a machine you care about")]
 LanguageOpt = Annotated[str, typer.Option("--language", "-l", help="language code of the examples (ISO 639-1/-3)")]
 
 
@@ -43,6 +46,7 @@ def run(
                                                       "(multi-GPU, FSDP, DeepSpeed); the rest runs once, here")] = None,
     config: Annotated[Path | None, typer.Option(help="the accelerate config file for --launcher accelerate "
                                                      "(e.g. configs/accelerate/ddp.yaml)")] = None,
+    unsafe_exec: UnsafeExecOpt = False,
 ) -> None:
     """Run a recipe: baseline evaluation, training, evaluation after, report."""
     from lingotune.plan import check_recipe, load_recipe, run_recipe
@@ -54,7 +58,8 @@ def run(
                              "e.g. configs/accelerate/ddp.yaml)")
     if config is not None and not config.is_file():
         raise LingotuneError(f"--config {config}: no such file")
-    loaded = load_recipe(recipe, overrides)
+    loaded = load_recipe(recipe, overrides, unsafe_exec=unsafe_exec)
+    _warn_unsafe(unsafe_exec)
     if dry_run:
         check_recipe(loaded, show=True)
         console.print("[green]✓[/green] recipe checked: every data source, builder, task and reference is usable")
@@ -69,6 +74,7 @@ def evaluate(
     overrides: Overrides = None,
     model: Annotated[str | None, typer.Option(help="evaluate this model instead of the recipe's")] = None,
     stage: Annotated[str, typer.Option(help="name of this evaluation in the run folder")] = "base",
+    unsafe_exec: UnsafeExecOpt = False,
 ) -> None:
     """Evaluate a model with a recipe's eval section only (no training)."""
     from lingotune.eval.suite import evaluate_model
@@ -77,7 +83,8 @@ def evaluate(
     from lingotune.plan.runner import run_context
     from lingotune.report.run_report import write_report
 
-    loaded = load_recipe(recipe, overrides)
+    loaded = load_recipe(recipe, overrides, unsafe_exec=unsafe_exec)
+    _warn_unsafe(unsafe_exec)
     if loaded.eval is None:
         raise LingotuneError(f"{recipe}: the recipe has no eval section")
     the_plan = plan(loaded)
@@ -88,6 +95,12 @@ def evaluate(
                    use_cache=loaded.eval.cache_base and model is None)
     md, _ = write_report(run_dir, before=stage, after=stage)
     console.print(f"Report: {md}")
+
+
+def _warn_unsafe(unsafe_exec: bool) -> None:
+    if unsafe_exec:
+        console.print("[bold red]--unsafe-exec[/bold red]: where no sandbox works, model-written code runs on this "
+                      "machine as you, with resource limits only (the isolation level is written into every result)")
 
 
 @app.command()

@@ -16,9 +16,13 @@ from lingotune.plan.recipe import Recipe
 from lingotune.plan.references import ReferenceProblem, check_references, check_run_merge
 
 
-def load_recipe(path: str | Path, overrides: list[str] | None = None) -> Recipe:
+def load_recipe(path: str | Path, overrides: list[str] | None = None, *, unsafe_exec: bool = False) -> Recipe:
+    """``unsafe_exec``: the CLI's ``--unsafe-exec``, set on every ``code`` task before validation (a task with
+    ``isolation: none`` is refused without it)."""
     path = Path(path)
     tree, root = read_recipe_tree(path, overrides)
+    if unsafe_exec:
+        _allow_unsafe_exec(tree, path)
     try:
         recipe = Recipe.model_validate(tree)
     except ValidationError as exc:
@@ -30,6 +34,15 @@ def load_recipe(path: str | Path, overrides: list[str] | None = None) -> Recipe:
         if merge is not None:
             resolve_relative_sources(merge, path.parent)
     return recipe
+
+
+def _allow_unsafe_exec(tree: dict[str, Any], path: Path) -> None:
+    listed = (tree.get("eval") or {}).get("tasks") or []
+    tasks = [t for t in listed if isinstance(t, dict) and t.get("kind") == "code"]
+    if not tasks:
+        raise RecipeError(f"{path}: --unsafe-exec is for code tasks (kind: code), and this recipe has none")
+    for task in tasks:
+        task["unsafe_exec"] = True
 
 
 def _check_references(recipe: Recipe, root: yaml.Node | None, path: Path) -> None:

@@ -71,7 +71,7 @@ class CodeTask(TaskSpec):
     def _unsafe_is_explicit(self) -> CodeTask:
         if self.isolation == "none" and not self.unsafe_exec:
             raise ValueError("isolation: none runs model-written code with resource limits only; it needs "
-                             "unsafe_exec: true as well")
+                             "unsafe_exec: true as well (or --unsafe-exec on the command line)")
         return self
 
     def problems(self) -> list[CodeProblem]:
