@@ -52,6 +52,17 @@ def test_run_writes_complete_run_folder(tiny_run):
         assert len(records) == 4 and {"prompt", "output", "reference", "scores"} <= set(json.loads(records[0]))
 
 
+def test_every_step_records_its_time_and_peak_memory(tiny_run):
+    markers = {p.stem: json.loads(p.read_text()) for p in (tiny_run / "steps").glob("*.json")}
+    assert set(markers) == {"eval-base", "train", "eval-final", "report"}
+    # the process holds torch and a model while training: well above an empty interpreter, far below the machine
+    assert all(100 < markers[name]["peak_rss_mb"] < 16_000 for name in ("eval-base", "train", "eval-final"))
+    report = (tiny_run / "report.md").read_text()
+    table = report[report.index("## Time and memory per step"):].split("\n## ")[0]
+    assert [line.split("|")[1].strip() for line in table.splitlines() if line.startswith("| eval:") or
+            line.startswith("| train")] == ["eval:base", "train", "eval:final"]
+
+
 def test_report_command_rebuilds_the_report(tiny_run):
     (tiny_run / "report.md").unlink()
     done = lingotune("report", str(tiny_run))

@@ -16,6 +16,7 @@ from pathlib import Path
 
 from lingotune.core.context import RunContext
 from lingotune.core.jsonio import write_json_atomic
+from lingotune.core.peak_memory import peak_rss_mb, reset_peak_rss
 from lingotune.core.progress import console
 from lingotune.core.run_record import RunRecord
 from lingotune.models.sources import resolve_model
@@ -62,8 +63,13 @@ def _run_step(plan: Plan, step: Step, state: RunState) -> None:
         console.print(f"[dim]{step.name}: already done, skipped[/dim]")
     else:
         started = time.time()
+        measured = reset_peak_rss()
         record = step.run(state)
         record["seconds"] = round(time.time() - started, 3)
+        # this process only: an accelerate-launched training step's own processes are not in it
+        record["peak_rss_mb"] = peak_rss_mb() if measured else None
+        if record["peak_rss_mb"] is not None and not step.always:
+            console.print(f"[dim]{step.name}: {record['seconds']:.0f} s, peak RSS {record['peak_rss_mb']:.0f} MB[/dim]")
         write_json_atomic(plan.layout.step_marker(step.name), record)
     step.restore(state, record)
     if isinstance(step, EvaluateStep) and step.stage not in state.record.stages:

@@ -17,6 +17,7 @@ from lingotune.report.document import Block, Code, Heading, Image, Para, Table, 
 from lingotune.report.english_tax import english_tax_blocks
 from lingotune.report.plots import loss_curve_png
 from lingotune.report.run_files import DASH, load_loss_points, load_stage_summary, run_info, stage_names
+from lingotune.report.step_costs import step_cost_blocks
 
 
 def is_modular(info: dict[str, Any]) -> bool:
@@ -104,7 +105,7 @@ def write_modular_report(run_dir: Path) -> tuple[Path, Path]:
     columns: list[RunColumn] = [load_run(run_dir, stage, stage, _column_info(info, stage, run_dir)) for stage in order]
     recipe = run_dir / "recipe.yaml"
     extra = [*english_tax_blocks(run_dir, order), *_experts(info), *_variants(info, run_dir),
-             *_analysis(info, run_dir), *_loss(run_dir)]
+             *_analysis(info, run_dir), *_loss(run_dir), *step_cost_blocks(run_dir)]
     if recipe.is_file():
         extra += [Heading("Recipe"), Code(recipe.read_text(encoding="utf-8", errors="replace"), "yaml")]
     title = f"lingotune run report: {info.get('name') or run_dir.name} (experts and merged variants)"

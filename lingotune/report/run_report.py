@@ -388,6 +388,7 @@ def write_report(run_dir: Path, before: str = "base", after: str = "final") -> t
     """
     from lingotune.report.english_tax import english_tax_blocks
     from lingotune.report.modular import is_modular, write_modular_report
+    from lingotune.report.step_costs import step_cost_blocks
 
     run_dir = Path(run_dir)
     if is_modular(run_info(run_dir)) and (before, after) == ("base", "final"):
@@ -395,7 +396,8 @@ def write_report(run_dir: Path, before: str = "base", after: str = "final") -> t
     run = _load_run(run_dir, before, after)
     blocks: list[Block] = [*_header(run), *_headline(run), *_stage_table(run),
                            *english_tax_blocks(run_dir, [before, after]),
-                           *_plots(run, run_dir / "plots"), *_samples(run), *_recipe(run)]
+                           *_plots(run, run_dir / "plots"), *_samples(run), *step_cost_blocks(run_dir),
+                           *_recipe(run)]
     md_path, html_path = run_dir / "report.md", run_dir / "report.html"
     md_path.write_text(render_markdown(blocks), encoding="utf-8")
     title = f"lingotune run report: {run.info.get('name') or run_dir.name}"
