@@ -61,6 +61,13 @@ def test_plan_lists_steps_in_dependency_order(recipe, steps):
     assert [s.name for s in plan(load_recipe(ASSETS / recipe)).steps] == steps
 
 
+def test_an_experts_translation_is_named_after_the_expert():
+    steps = plan(load_recipe(REPO / "recipes" / "code_multilingual.yaml")).steps
+    first = steps[0]
+    assert first.name == "translate:code_es_translated-mbpp_train_es"
+    assert first.writes.name == "code_es_translated-mbpp_train_es" and first.writes.parent.name == "translate"
+
+
 @pytest.mark.slow
 def test_every_shipped_recipe_dry_runs(smollm2, tmp_path):
     for recipe in sorted((REPO / "recipes").glob("*.yaml")):

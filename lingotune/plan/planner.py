@@ -150,11 +150,11 @@ def _translations(recipe: Recipe, layout: RunLayout) -> list[Step]:
     """One translate step per source with ``translate:``, first: a bad translator fails before any hour of
     evaluation or training, and its output is what the training steps read."""
     steps: list[Step] = []
-    for _, loc, data in recipe.data_sections():
+    for label, _, data in recipe.data_sections():
+        owner = label.partition(" ")[2]  # "expert code_es" → "code_es"; the top-level "data" has none
         for source in data.sources:
             if source.translate is not None:
-                folder = "-".join(str(k) for k in loc[:-1] if k != "data") if loc[0] != "data" else ""
-                name = f"{folder}-{source.name}" if folder else source.name
+                name = f"{owner}-{source.name}" if owner else source.name
                 steps.append(TranslateStep(f"translate:{name}", layout.root / "translate" / name,
                                            [source.path], source=source))
     return steps
