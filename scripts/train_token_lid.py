@@ -45,12 +45,11 @@ from pathlib import Path
 
 import numpy as np
 import regex
-from scipy import sparse
-from scipy.optimize import minimize
 
 REPO = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(REPO))
 
+from lingotune.language import token_lid_fit  # noqa: E402
 from lingotune.language.conll import TaggedUtterance, read_conll  # noqa: E402
 from lingotune.language.token_lid import (  # noqa: E402
     ASSETS,
@@ -60,9 +59,9 @@ from lingotune.language.token_lid import (  # noqa: E402
     context_features,
     rule_tag,
     rule_tags,
-    word_features,
     word_key,
 )
+from lingotune.language.token_lid_fit import NOISE_MIN_COUNT, WORD_L2, fit_softmax  # noqa: E402
 
 DATA = REPO.parent / "shared" / "data"
 SENTIMIX = DATA / "sentimix2020" / "Hinglish_dev_3k_split_conll.txt"
@@ -85,9 +84,7 @@ NAME_SLOTS = frozenset({
 SILVER_MIN_COUNT = 3  # an unaligned word in the English lexicon is Hindi only if its type is this frequent
 HELDOUT_PERCENT = 15
 FOLDS = 5
-WORD_L2 = 1e-4  # best of 1e-5…1e-3 on the held-out SentiMix tweets without handles
 CONTEXT_L2 = 1e-4
-NOISE_MIN_COUNT = 10
 
 
 def is_heldout(uid: str | None) -> bool:
@@ -210,51 +207,9 @@ def silver_utterances(lexicon: frozenset[str], sources: Sequence[Path] = tuple(S
     return out, stats
 
 
-def fit_softmax(x: sparse.csr_matrix | np.ndarray, y: np.ndarray, weight: np.ndarray, k: int, l2: float,
-                transition: np.ndarray | None = None, source: np.ndarray | None = None,
-                ) -> tuple[np.ndarray, np.ndarray]:
-    """L2-regularised softmax regression (mean weighted cross-entropy + l2/2 |W|², bias free), L-BFGS.
-
-    With ``transition`` T (T[c, y] = P(label y | true class c)) the loss is forward-corrected (Patrini et al.
-    2017, "Making deep neural networks robust to label noise"): -log (softmax(xW + b) @ T)[y], so the
-    logits estimate the true class rather than the annotators' noisy tag. A ``transition`` of shape [S, K, K]
-    gives one matrix per source, row i using ``transition[source[i]]``."""
-    n, d = x.shape
-    w_sum = weight.sum()
-    t = np.eye(k) if transition is None else transition
-    t_y = t[:, y].T if t.ndim == 2 else t[source, :, y]  # [n, k]: P(observed tag | true class)
-
-    def loss(theta: np.ndarray) -> tuple[float, np.ndarray]:
-        w, b = theta[:d * k].reshape(d, k), theta[d * k:]
-        logits = np.asarray(x @ w) + b
-        logits -= logits.max(axis=1, keepdims=True)
-        p = np.exp(logits)
-        p /= p.sum(axis=1, keepdims=True)
-        q = (p * t_y).sum(axis=1)
-        value = -(weight * np.log(q)).sum() / w_sum + 0.5 * l2 * (w * w).sum()
-        g = (p - p * t_y / q[:, None]) * (weight / w_sum)[:, None]
-        grad_w = np.asarray(x.T @ g) + l2 * w
-        return float(value), np.concatenate([grad_w.ravel(), g.sum(axis=0)])
-
-    result = minimize(loss, np.zeros(d * k + k), jac=True, method="L-BFGS-B", options={"maxiter": 500})
-    return result.x[:d * k].reshape(d, k), result.x[d * k:]
-
-
 def scored_examples(utterances: Sequence[TaggedUtterance]) -> Counter[tuple[str, str]]:
     """(word key, gold tag) counts of the tokens the model decides (Latin words, not split handles)."""
-    counts: Counter[tuple[str, str]] = Counter()
-    for u in utterances:
-        for token, gold, rule in zip(u.tokens, u.tags, rule_tags(u.tokens, SCRIPT_LANGUAGES), strict=True):
-            if rule is None and gold in LANGUAGES:
-                counts[(word_key(token), gold)] += 1
-    return counts
-
-
-def _by_type(counts: Counter[tuple[str, str]]) -> dict[str, Counter[str]]:
-    by_type: dict[str, Counter[str]] = {}
-    for (key, tag), n in counts.items():
-        by_type.setdefault(key, Counter())[tag] += n
-    return by_type
+    return token_lid_fit.scored_examples(utterances, LANGUAGES, SCRIPT_LANGUAGES)
 
 
 def noise_transition(counts: Counter[tuple[str, str]], min_count: int = NOISE_MIN_COUNT,
@@ -265,42 +220,12 @@ def noise_transition(counts: Counter[tuple[str, str]], min_count: int = NOISE_MI
     ``min_count`` times there: an independent reference, which finds more noise (~29 % of English tokens tagged
     Hin, ~8 % the other way), as a type's own majority absorbs the noise of the types the annotators tag wrong
     most of the time (``please``)."""
-    truth = {key: tags.most_common(1)[0][0] for key, tags in _by_type(counts if anchor is None else anchor).items()
-             if sum(tags.values()) >= min_count}
-    t = np.zeros((len(LANGUAGES), len(LANGUAGES)))
-    for (key, tag), n in counts.items():
-        if key in truth:
-            t[LANGUAGES.index(truth[key]), LANGUAGES.index(tag)] += n
-    return t / t.sum(axis=1, keepdims=True)
+    return token_lid_fit.noise_transition(counts, LANGUAGES, min_count, anchor)
 
 
-def fit_word_model(utterances: Sequence[TaggedUtterance], *, identity: bool = True, ngrams: tuple[int, int] = (1, 5),
-                   buckets: int = 1 << 20, lexicon: frozenset[str] | None = None,
-                   transition: np.ndarray | None = None, silver: Sequence[TaggedUtterance] = (),
-                   silver_weight: float = 1.0, silver_transition: np.ndarray | None = None) -> TokenLidModel:
-    """Word model on the (word, tag) counts of ``utterances`` and, each token weighted ``silver_weight``, of
-    ``silver`` (its own noise matrix ``silver_transition``; None: the same as ``utterances``')."""
-    counts = scored_examples(utterances)
-    keys = sorted(counts)
-    weights = [float(counts[k]) for k in keys]
-    if silver and silver_weight > 0:
-        silver_counts = scored_examples(silver)
-        silver_keys = sorted(silver_counts)
-        source = np.repeat([0, 1], [len(keys), len(silver_keys)])
-        keys += silver_keys
-        weights += [silver_weight * silver_counts[k] for k in silver_keys]
-        if silver_transition is not None:
-            transition = np.stack([np.eye(len(LANGUAGES)) if transition is None else transition, silver_transition])
-    rows = [word_features(key, ngrams, buckets, identity, lexicon) for key, _ in keys]
-    used, columns = np.unique(np.fromiter((f for r in rows for f in r), np.int64), return_inverse=True)
-    indptr = np.cumsum([0] + [len(r) for r in rows])
-    x = sparse.csr_matrix((np.ones(len(columns)), columns, indptr), shape=(len(rows), len(used)))
-    x.sum_duplicates()
-    y = np.array([LANGUAGES.index(tag) for _, tag in keys])
-    w, b = fit_softmax(x, y, np.array(weights), len(LANGUAGES), WORD_L2, transition,
-                       source if transition is not None and transition.ndim == 3 else None)
-    return TokenLidModel(LANGUAGES, used.astype(np.uint32), w.astype(np.float32), b.astype(np.float32), ngrams,
-                         buckets, identity, script_languages=dict(SCRIPT_LANGUAGES), lexicon=lexicon)
+def fit_word_model(utterances: Sequence[TaggedUtterance], **options: object) -> TokenLidModel:
+    return token_lid_fit.fit_word_model(utterances, LANGUAGES, script_languages=SCRIPT_LANGUAGES,
+                                        **options)  # type: ignore[arg-type]
 
 
 def fit_context(train_set: Sequence[TaggedUtterance], options: dict) -> tuple[np.ndarray, np.ndarray]:

@@ -191,3 +191,42 @@ def test_unknown_model_is_a_clear_error(tmp_path):
     bad.write_bytes(b"not a zip")
     with pytest.raises(ModelSourceError, match="not a token language-ID model"):
         load_tagger(bad)
+
+
+def test_train_tagger_in_domain_beats_the_char_ngram_reference(tmp_path):
+    """``lingotune data train-tagger`` on 4/5 of the shared HingLID sentences (NC: a test, nothing shipped), scored on
+    the fifth: above the issue's ~93.5 % character n-gram reference, which was trained on HingLID's own (6× larger)
+    training split. The shipped model may not train on HingLID, and reaches 89.9 % without it; the gap is the
+    domain (docs/measurements/issue13/hinglid_indomain.md: 94.8-95.4 % pooled over 5 folds)."""
+    from typer.testing import CliRunner
+
+    from lingotune.cli.app import app
+    from lingotune.data.codemix_input import token_accuracy
+    from lingotune.language.taggers import tagger_for
+
+    hinglid = read_conll(HINGLID, "l3cube")
+    train, held = tmp_path / "train.conll", tmp_path / "held.conll"
+    write_conll([u for i, u in enumerate(hinglid) if i % 5], train)
+    write_conll(held_out := [u for i, u in enumerate(hinglid) if i % 5 == 0], held)
+    model = tmp_path / "hinglid.npz"
+    done = CliRunner().invoke(app, ["data", "train-tagger", str(train), "-o", str(model), "--eval", str(held)],
+                              env={"COLUMNS": "200"})
+    assert done.exit_code == 0, done.output
+    assert "hi, en word model" in done.output and "accuracy" in done.output
+    tagger = tagger_for(str(model))
+    predicted = tagger.tag_many([u.tokens for u in held_out], languages_only=True)  # HingLID has no `other`
+    scores = token_accuracy([u.tags for u in held_out], predicted)
+    assert scores["accuracy"] > 93.5 and scores["f1_en"] > 85
+    assert tagger.model.meta["trainer"] == "lingotune data train-tagger"
+
+
+def test_train_tagger_needs_two_languages(tmp_path):
+    from typer.testing import CliRunner
+
+    from lingotune.cli.app import app
+
+    one = tmp_path / "one.conll"
+    one.write_text("hello\ten\nworld\ten\n!\tother\n")
+    done = CliRunner().invoke(app, ["data", "train-tagger", str(one), "-o", str(tmp_path / "m.npz")])
+    assert done.exit_code != 0 and "two or more languages" in " ".join(done.output.split())
+    assert not (tmp_path / "m.npz").exists()

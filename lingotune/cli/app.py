@@ -255,12 +255,13 @@ def models_prepare(name: str) -> None:
 
 
 def _mount_subcommands() -> None:
-    from lingotune.cli.codeswitch import codeswitch_command, tag_command
+    from lingotune.cli.codeswitch import codeswitch_command, tag_command, train_tagger_command
     from lingotune.cli.merge import merge_app
     from lingotune.cli.serve import serve as serve_command
 
     data_app.command("tag")(tag_command)
     data_app.command("codeswitch")(codeswitch_command)
+    data_app.command("train-tagger")(train_tagger_command)
 
     app.add_typer(merge_app, name="merge")
     app.command("serve")(serve_command)

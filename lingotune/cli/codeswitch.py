@@ -48,6 +48,56 @@ def tag_command(
 
 
 @user_errors
+def train_tagger_command(
+    files: Annotated[list[Path], typer.Argument(help="token-tagged CoNLL files (gold tags) to learn from")],
+    out: Annotated[Path, typer.Option("--out", "-o", help="the model file to write (.npz)")],
+    tagset: TagsetOpt = "auto",
+    languages: Annotated[str | None, typer.Option(help="the language tags to learn, comma-separated (default: "
+                                                       "every language tag in the files)")] = None,
+    lexicon: Annotated[Path | None, typer.Option(help="a word list (one per line) the model gets as a feature, "
+                                                      "e.g. English words for a romanised pair")] = None,
+    noise: Annotated[bool, typer.Option(help="correct for annotators who tag a word against its usual language "
+                                             "(noisy crowd tags)")] = False,
+    evaluate: Annotated[Path | None, typer.Option("--eval", help="a held-out tagged CoNLL file: token accuracy "
+                                                                 "and per-tag F1 of the new model on it")] = None,
+) -> None:
+    """Train a token language-ID model on your own tagged data, for every --tagger option and `tagger:`
+    field: it decides Latin-script words (romanised Hindi, Spanish–English…); other scripts are tagged by
+    script rules. The shipped `hinglish` model is this model trained on SentiMix (CC BY 4.0) by
+    scripts/train_token_lid.py, with silver tags and noise correction."""
+    from lingotune.core.errors import LingotuneError
+    from lingotune.language.conll import read_conll
+    from lingotune.language.token_lid import TokenTagger, word_key
+    from lingotune.language.token_lid_fit import train_tagger
+
+    utterances = [u for file in files for u in read_conll(file, tagset)]
+    if not utterances:
+        raise LingotuneError(f"{', '.join(map(str, files))}: no tagged utterances")
+    words = None
+    if lexicon is not None:
+        if not lexicon.is_file():
+            raise LingotuneError(f"--lexicon {lexicon}: no such file")
+        words = frozenset(word_key(w) for w in lexicon.read_text(encoding="utf-8").split())
+    chosen = [code.strip() for code in languages.split(",") if code.strip()] if languages else None
+    model = train_tagger(utterances, languages=chosen, lexicon=words, noise=noise)
+    model.meta |= {"trained_on": [str(f) for f in files], "trainer": "lingotune data train-tagger",
+                   "utterances": len(utterances)}
+    out.parent.mkdir(parents=True, exist_ok=True)
+    model.save(out)
+    console.print(f"{len(utterances)} utterances → {', '.join(model.languages)} word model "
+                  f"({len(model.index):,} features, {out.stat().st_size / 1e6:.2f} MB) → {out}")
+    if evaluate is not None:
+        from lingotune.data.codemix_input import token_accuracy
+
+        held = read_conll(evaluate, tagset)
+        tagged = TokenTagger(model).tag_many([u.tokens for u in held])
+        table = Table(f"{evaluate.name} (held out)", "value")
+        for name, value in token_accuracy([u.tags for u in held], tagged).items():
+            table.add_row(name, f"{value:.0f}" if name == "tokens" else f"{value:.1f} %")
+        console.print(table)
+
+
+@user_errors
 def codeswitch_command(
     file: Path,
     out: Annotated[Path | None, typer.Option(help="folder for summary.json, utterances.jsonl, histogram.png "

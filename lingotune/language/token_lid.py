@@ -352,5 +352,5 @@ def load_tagger(name_or_path: str | Path = "hinglish", **options: object) -> Tok
     path = tagger_path(key)
     if not path.is_file():
         raise ModelSourceError(f"token language-ID model {key!r}: neither a shipped model ({', '.join(SHIPPED)}) "
-                               "nor a model file (.npz written by scripts/train_token_lid.py)")
+                               "nor a model file (.npz written by `lingotune data train-tagger`)")
     return TokenTagger(TokenLidModel.load(path), **options)  # type: ignore[arg-type]
