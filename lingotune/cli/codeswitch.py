@@ -31,7 +31,7 @@ def tag_command(
 ) -> None:
     """Tag every token with its language (CoNLL out). A CoNLL input's own tags are kept as gold: the
     tagger's token accuracy and per-tag F1 against them are printed."""
-    from lingotune.data.codemix_input import read_utterances, tag_utterances, token_accuracy
+    from lingotune.data.codemix_input import read_utterances, tag_utterances
     from lingotune.language.conll import write_conll
 
     utterances, gold = read_utterances(file, fmt=format, side=side, tagset=tagset)  # type: ignore[arg-type]
@@ -40,11 +40,7 @@ def tag_command(
     write_conll(utterances, target, tags=tags)
     console.print(f"{len(utterances)} utterances, {sum(map(len, tags))} tokens tagged → {target}")
     if gold:
-        scores = token_accuracy([u.tags for u in utterances], tags)
-        table = Table("against the file's tags", "value")
-        for name, value in scores.items():
-            table.add_row(name, f"{value:.0f}" if name == "tokens" else f"{value:.1f} %")
-        console.print(table)
+        console.print(accuracy_table("against the file's tags", [u.tags for u in utterances], tags))
 
 
 @user_errors
@@ -87,14 +83,19 @@ def train_tagger_command(
     console.print(f"{len(utterances)} utterances → {', '.join(model.languages)} word model "
                   f"({len(model.index):,} features, {out.stat().st_size / 1e6:.2f} MB) → {out}")
     if evaluate is not None:
-        from lingotune.data.codemix_input import token_accuracy
-
         held = read_conll(evaluate, tagset)
         tagged = TokenTagger(model).tag_many([u.tokens for u in held])
-        table = Table(f"{evaluate.name} (held out)", "value")
-        for name, value in token_accuracy([u.tags for u in held], tagged).items():
-            table.add_row(name, f"{value:.0f}" if name == "tokens" else f"{value:.1f} %")
-        console.print(table)
+        console.print(accuracy_table(f"{evaluate.name} (held out)", [u.tags for u in held], tagged))
+
+
+def accuracy_table(title: str, gold: list[list[str]], predicted: list[list[str]]) -> Table:
+    """Token accuracy and per-tag F1 of ``predicted`` against ``gold``, for ``data tag`` and ``train-tagger``."""
+    from lingotune.data.codemix_input import token_accuracy
+
+    table = Table(title, "value")
+    for name, value in token_accuracy(gold, predicted).items():
+        table.add_row(name, f"{value:.0f}" if name == "tokens" else f"{value:.1f} %")
+    return table
 
 
 @user_errors

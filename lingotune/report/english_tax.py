@@ -20,7 +20,8 @@ from lingotune.report.run_files import load_items, load_stage_summary
 RESAMPLES = 1000
 
 
-def _pass_at_1(run_dir: Path, stage: str, task: str) -> dict[str, float]:
+def pass_at_1_by_item(run_dir: Path, stage: str, task: str) -> dict[str, float]:
+    """pass@1 (0 or 100 per sample) of each item of a code task's evaluation file, by item id."""
     values = {}
     for record in load_items(run_dir, stage, task):
         value = (record.get("scores") or {}).get("pass@1")
@@ -38,12 +39,12 @@ def english_tax(run_dir: Path, stages: list[str]) -> list[dict[str, Any]]:
         except LingotuneError:  # an unreadable summary: the report's stage table says so already
             continue
         code = {name: entry for name, entry in tasks.items() if entry.get("kind") == "code"}
-        english = {name: _pass_at_1(run_dir, stage, name) for name, entry in code.items()
+        english = {name: pass_at_1_by_item(run_dir, stage, name) for name, entry in code.items()
                    if entry.get("language") == "en"}  # read once per stage, not once per other language
         for name, entry in code.items():
             if entry.get("language") == "en":
                 continue
-            target = _pass_at_1(run_dir, stage, name)
+            target = pass_at_1_by_item(run_dir, stage, name)
             for twin, source in english.items():
                 shared = sorted(set(source) & set(target))
                 if len(shared) < 2 or len(shared) < len(target):

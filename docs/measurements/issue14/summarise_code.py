@@ -5,18 +5,17 @@ Usage: PYTHONPATH=. python docs/measurements/issue14/summarise_code.py RUN_DIR [
 
 from __future__ import annotations
 
-import json
 import sys
 from pathlib import Path
 
 from lingotune.eval.bootstrap import paired_bootstrap_delta
-from lingotune.report.english_tax import english_tax
-from lingotune.report.run_files import load_items
+from lingotune.report.english_tax import english_tax, pass_at_1_by_item
+from lingotune.report.run_files import load_stage_summary
 
 run = Path(sys.argv[1])
 stages = sys.argv[2:] or sorted(p.name for p in (run / "eval").iterdir() if (p / "summary.json").is_file())
 for stage in stages:
-    tasks = json.loads((run / "eval" / stage / "summary.json").read_text())["tasks"]
+    tasks = load_stage_summary(run, stage)["tasks"]
     print(f"## {stage}\n\n| task | language | problems × samples | pass@1 | pass@10 | solved problems | statuses |")
     print("|---|---|---|---|---|---|---|")
     for name, entry in tasks.items():
@@ -37,8 +36,7 @@ for stage in stages:
 
 
 def per_item(stage: str, task: str) -> dict[str, float]:
-    return {str(r["id"]): float(r["scores"]["pass@1"]) for r in load_items(run, stage, task)
-            if (r.get("scores") or {}).get("pass@1") is not None}
+    return pass_at_1_by_item(run, stage, task)
 
 
 def ci(delta: float, low: float, high: float) -> str:
@@ -46,7 +44,7 @@ def ci(delta: float, low: float, high: float) -> str:
 
 
 if "base" in stages and len(stages) > 1:
-    tasks = list(json.loads((run / "eval" / "base" / "summary.json").read_text())["tasks"])
+    tasks = list(load_stage_summary(run, "base")["tasks"])
     print("## Paired against the base model (pass@1, same problems and samples)\n")
     print("| stage | " + " | ".join(tasks) + " |\n|---|" + "---|" * len(tasks))
     for stage in [s for s in stages if s != "base"]:
