@@ -182,6 +182,23 @@ def test_detects_real_sentences(lang):
     assert detect_language(SENTENCES[lang]) == lang
 
 
+def test_released_detectors_free_their_memory_and_are_rebuilt_on_the_next_detection():
+    # a run frees lingua's models before each step (~0.9 GB for the Latin script); lingua keeps them in a
+    # process-wide cache, so dropping the detector object alone frees almost nothing
+    from lingotune.core.peak_memory import return_freed_memory, rss_mb
+    from lingotune.language.detect import _detector, release_detectors
+
+    assert detect_language(SENTENCES["es"]) == "es"
+    assert _detector.cache_info().currsize >= 1
+    loaded = rss_mb()
+    release_detectors()
+    return_freed_memory()
+    assert _detector.cache_info().currsize == 0
+    if loaded is not None:  # Linux
+        assert rss_mb() < loaded - 500
+    assert detect_language(SENTENCES["de"]) == "de"
+
+
 @pytest.mark.parametrize("lang", ["hi", "zh", "ar"])
 def test_detects_xquad_contexts(lang):
     path = XQUAD / f"xquad.{lang}.json"

@@ -57,6 +57,7 @@ def test_every_step_records_its_time_and_peak_memory(tiny_run):
     assert set(markers) == {"eval-base", "train", "eval-final", "report"}
     # the process holds torch and a model while training: well above an empty interpreter, far below the machine
     assert all(100 < markers[name]["peak_rss_mb"] < 16_000 for name in ("eval-base", "train", "eval-final"))
+    assert all(50 < markers[name]["rss_start_mb"] <= markers[name]["peak_rss_mb"] for name in markers)
     report = (tiny_run / "report.md").read_text()
     table = report[report.index("## Time and memory per step"):].split("\n## ")[0]
     assert [line.split("|")[1].strip() for line in table.splitlines() if line.startswith("| eval:") or

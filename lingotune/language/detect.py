@@ -80,8 +80,12 @@ def _script_profile(text: str) -> tuple[Counter[str], int, int]:
     return counts, n_letters, n_words
 
 
+_loaded: set[tuple[str, bool]] = set()
+
+
 @cache
 def _detector(script: str, low_accuracy: bool) -> LanguageDetector:
+    _loaded.add((script, low_accuracy))
     if script == "LATIN":
         builder = LanguageDetectorBuilder.from_all_languages_with_latin_script()
     else:
@@ -91,6 +95,17 @@ def _detector(script: str, low_accuracy: bool) -> LanguageDetector:
     if low_accuracy:
         builder = builder.with_low_accuracy_mode()
     return builder.with_preloaded_language_models().build()
+
+
+def release_detectors() -> None:
+    """Unload lingua's models (~0.9 GB for the Latin-script ones): a run frees them before each step, so a
+    training step does not carry an evaluation's detectors; the next detection reloads them (a few
+    seconds). lingua keeps its models in a process-wide cache that outlives the detector objects
+    (measured: dropping the detector freed 63 of 938 MB), hence ``unload_language_models``."""
+    for script, low_accuracy in list(_loaded):
+        _detector(script, low_accuracy).unload_language_models()
+    _loaded.clear()
+    _detector.cache_clear()
 
 
 def detect_language(

@@ -16,9 +16,10 @@ from pathlib import Path
 
 from lingotune.core.context import RunContext
 from lingotune.core.jsonio import write_json_atomic
-from lingotune.core.peak_memory import peak_rss_mb, reset_peak_rss
+from lingotune.core.peak_memory import StepPeak, return_freed_memory, rss_mb
 from lingotune.core.progress import console
 from lingotune.core.run_record import RunRecord
+from lingotune.language.detect import release_detectors
 from lingotune.models.sources import resolve_model
 from lingotune.plan.load import dump_recipe
 from lingotune.plan.planner import Plan
@@ -62,14 +63,20 @@ def _run_step(plan: Plan, step: Step, state: RunState) -> None:
     if record is not None and not step.always:
         console.print(f"[dim]{step.name}: already done, skipped[/dim]")
     else:
+        release_detectors()  # each step starts from what it needs: the last one's caches are freed
+        return_freed_memory()
         started = time.time()
-        measured = reset_peak_rss()
-        record = step.run(state)
+        rss_start = rss_mb()
+        with StepPeak() as peak:
+            record = step.run(state)
         record["seconds"] = round(time.time() - started, 3)
         # this process only: an accelerate-launched training step's own processes are not in it
-        record["peak_rss_mb"] = peak_rss_mb() if measured else None
+        record["peak_rss_mb"] = peak.mb
+        record["rss_start_mb"] = rss_start
         if record["peak_rss_mb"] is not None and not step.always:
-            console.print(f"[dim]{step.name}: {record['seconds']:.0f} s, peak RSS {record['peak_rss_mb']:.0f} MB[/dim]")
+            at_start = f" (at start {rss_start:.0f} MB)" if rss_start is not None else ""
+            console.print(f"[dim]{step.name}: {record['seconds']:.0f} s, peak RSS {record['peak_rss_mb']:.0f} MB"
+                          f"{at_start}[/dim]")
         write_json_atomic(plan.layout.step_marker(step.name), record)
     step.restore(state, record)
     if isinstance(step, EvaluateStep) and step.stage not in state.record.stages:

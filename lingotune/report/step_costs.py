@@ -33,11 +33,18 @@ def step_cost_blocks(run_dir: Path) -> list[Block]:
         record = _read(path)
         if record is None:
             continue
-        peak = record.get("peak_rss_mb")
-        rows.append([name, f"{float(record['seconds']) / 60:.1f}", f"{peak:,.0f}" if peak is not None else "—"])
+        rows.append([name, f"{float(record['seconds']) / 60:.1f}", _mb(record.get("peak_rss_mb")),
+                     _mb(record.get("rss_start_mb"))])
     if not rows:
         return []
-    return [Heading("Time and memory per step"), Table(["step", "minutes", "peak RSS MB"], rows),
-            Para("Peak RSS: the run process's resident high-water mark during the step (Linux; reset before "
-                 "each step; an accelerate-launched training step's own processes are not in it).")]
+    return [Heading("Time and memory per step"), Table(["step", "minutes", "peak RSS MB", "RSS at start MB"], rows),
+            Para("Peak RSS: the run process's resident memory at its highest during the step (Linux: the kernel's "
+                 "high-water mark when the step set a new one, else sampled every 20 ms; an accelerate-launched "
+                 "training step's own processes are not in it). The run's peak is the largest of them. RSS at "
+                 "start: what the process held when the step began, after the previous step's caches were "
+                 "freed (older runs did not record it).")]
+
+
+def _mb(value: Any) -> str:
+    return f"{float(value):,.0f}" if value is not None else "—"
 
