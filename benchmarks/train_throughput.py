@@ -6,7 +6,11 @@ layers), batch size, learning rate, precision and sequence budget (``--max-lengt
 are left out for every trainer alike):
 
 - ``lingotune``: lingotune's trainer as ``lingotune run`` uses it (packed rows, logits at target
-  positions only, length-grouped batches; ``lingotune/train/packing.py``);
+  positions only, shuffled batches; ``lingotune/train/packing.py``);
+- ``lingotune-keepheap``: lingotune with ``train.trim_memory_every: 0`` (freed memory is not returned to
+  the kernel between steps: the trainer before 2026-12-05);
+- ``lingotune-accum2``: the same examples per step in two micro-batches of half the size
+  (``train.grad_accum: 2``, what the quickstart does to lower its peak memory);
 - ``lingotune-padded``: the same with ``train.packing: false`` (right-padded rows);
 - ``trl``: TRL ``SFTTrainer`` with its defaults on prompt/completion data (completion-only loss);
 - ``trl-packed``: the same with ``packing=True`` (TRL's best-fit-decreasing packing, padding-free);
@@ -42,7 +46,7 @@ from pathlib import Path
 
 REPO = Path(__file__).resolve().parent.parent
 ALL = ["lingotune", "lingotune-padded", "trl", "trl-packed", "trainer"]
-EXTRA = ["lingotune-compile", "lingotune-ckpt"]
+EXTRA = ["lingotune-compile", "lingotune-ckpt", "lingotune-accum2", "lingotune-keepheap"]
 LLAMA_7B = dict(hidden_size=4096, intermediate_size=11008, num_hidden_layers=32, num_attention_heads=32,
                 num_key_value_heads=32, max_position_embeddings=4096, rms_norm_eps=1e-5, tie_word_embeddings=False)
 
@@ -157,12 +161,14 @@ def _trainer(kind: str, model, tokenizer, args_common: dict, examples, tokenized
     from lingotune.train.sft import make_trainer, training_arguments
     from lingotune.train.spec import TrainSpec
 
-    spec = TrainSpec(batch_size=args_common["per_device_train_batch_size"], max_steps=args_common["max_steps"],
+    spec = TrainSpec(batch_size=args_common["per_device_train_batch_size"],
+                     grad_accum=args_common["gradient_accumulation_steps"], max_steps=args_common["max_steps"],
                      learning_rate=args_common["learning_rate"], save_steps=10_000,
                      dtype="bfloat16" if args_common["bf16"] else "float32", packing=kind != "lingotune-padded",
-                     compile=kind == "lingotune-compile", gradient_checkpointing=kind == "lingotune-ckpt")
+                     compile=kind == "lingotune-compile", gradient_checkpointing=kind == "lingotune-ckpt",
+                     trim_memory_every=0 if kind == "lingotune-keepheap" else 1)
     return make_trainer(model, tokenizer, tokenized, training_arguments(spec, out, 0, save_strategy="no"), [],
-                        spec.packing)
+                        spec.packing, trim_memory_every=spec.trim_memory_every)
 
 
 def worker(kind: str, opts) -> dict:
@@ -175,7 +181,9 @@ def worker(kind: str, opts) -> dict:
     model, tokenizer, dtype = _model_and_tokenizer(opts.model, opts.device)
     n = opts.batch_size * (opts.warmup + opts.steps)
     examples, tokenized = _examples(tokenizer, opts.max_length, n * 4)
-    args_common = dict(per_device_train_batch_size=opts.batch_size, max_steps=opts.warmup + opts.steps,
+    accum = 2 if kind == "lingotune-accum2" else 1  # the same examples per step, in two micro-batches
+    args_common = dict(per_device_train_batch_size=opts.batch_size // accum, gradient_accumulation_steps=accum,
+                       max_steps=opts.warmup + opts.steps,
                        learning_rate=2e-4, bf16=dtype == torch.bfloat16, use_cpu=opts.device == "cpu",
                        report_to="none", save_strategy="no", logging_steps=1000, disable_tqdm=True,
                        dataloader_num_workers=0, seed=0)
@@ -189,7 +197,9 @@ def worker(kind: str, opts) -> dict:
         torch.cuda.reset_peak_memory_stats()
     trainer.train()
     timed = slice(opts.warmup, opts.warmup + opts.steps)
-    batches, times = counting.batches[timed], timer.times[timed]
+    per_step = [tuple(map(sum, zip(*counting.batches[i:i + accum], strict=True)))
+                for i in range(0, len(counting.batches), accum)]
+    batches, times = per_step[timed], timer.times[timed]
     seconds = sum(times)
     return {
         "trainer": kind, "steps": len(times), "median_step_s": statistics.median(times),

@@ -11,6 +11,7 @@ from __future__ import annotations
 from collections.abc import Sequence
 from dataclasses import dataclass, field
 
+from lingotune.core.peak_memory import trim_heap
 from lingotune.core.progress import progress_bar
 from lingotune.models.chat import ensure_chat_template, render
 
@@ -82,6 +83,7 @@ def generate_batched(
                 outputs[index] = text.strip()
             bar.advance(task, len(batch))
             start += size
+            trim_heap()  # each batch's cache has its own shape: freed ones would otherwise stay resident
     if was_training:
         model.train()
     return outputs

@@ -8,6 +8,7 @@ from pathlib import Path
 from transformers import TrainerCallback
 
 from lingotune.core.context import is_main_process
+from lingotune.core.peak_memory import trim_heap
 from lingotune.core.progress import progress_bar
 
 LOGGED_KEYS = ("loss", "learning_rate", "grad_norm", "epoch", "train_runtime", "train_loss")
@@ -73,3 +74,17 @@ class RichProgress(TrainerCallback):
         if self.bar is not None:
             self.bar.stop()
             self.bar = None
+
+
+class TrimHeap(TrainerCallback):
+    """Hands the C heap's freed pages back to the kernel every ``every`` steps (``train.trim_memory_every``,
+    ``core.peak_memory.trim_heap``): each packed batch has its own shapes, and without it the freed
+    activations of earlier steps stay resident. The price: trimmed pages are faulted in again by the next
+    steps (measured, benchmarks/README.md)."""
+
+    def __init__(self, every: int = 1) -> None:
+        self.every = every
+
+    def on_step_end(self, args, state, control, **kwargs):
+        if self.every and state.global_step % self.every == 0:
+            trim_heap()

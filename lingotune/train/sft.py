@@ -186,7 +186,8 @@ def train_sft(
         EpochStartRng.from_checkpoint(resume_from),  # the resumed epoch's shuffle (train/resume.py, 1)
     ]
     trainer = make_trainer(trained, tokenizer, examples, training_arguments(spec, checkpoint_dir, seed), callbacks,
-                           spec.packing, spec.unlikelihood.weight if spec.unlikelihood else 0.0)
+                           spec.packing, spec.unlikelihood.weight if spec.unlikelihood else 0.0,
+                           spec.trim_memory_every)
     tokens_per_epoch = sum(len(e.input_ids) for e in examples)
     if resume_from is not None and training_finished(trainer, resume_from):
         # Trainer.train() would take one step past max_steps before it stops (train/resume.py, 2)
@@ -212,12 +213,14 @@ def train_sft(
 
 
 def make_trainer(trained, tokenizer, examples: list[TokenizedExample], args, callbacks: list, packing: bool,
-                 unlikelihood_weight: float = 0.0):
+                 unlikelihood_weight: float = 0.0, trim_memory_every: int = 1):
     """lingotune's Trainer on tokenised examples (also what benchmarks/train_throughput.py times)."""
     from transformers.trainer_callback import PrinterCallback
 
+    from lingotune.train.callbacks import TrimHeap
     from lingotune.train.packing import LabelLossTrainer, training_collator
 
+    callbacks = [*callbacks, TrimHeap(trim_memory_every)] if trim_memory_every else callbacks
     trainer = LabelLossTrainer(model=trained, args=args, train_dataset=_dataset(examples), callbacks=callbacks,
                                data_collator=training_collator(tokenizer, trained, packing),
                                unlikelihood_weight=unlikelihood_weight)
