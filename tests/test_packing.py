@@ -123,3 +123,12 @@ def test_packed_training_follows_the_padded_loss_trajectory(tiny_model, tmp_path
     assert len(packed) == len(padded) == 5
     assert padded[0] != pytest.approx(padded[-1], rel=1e-3)  # it learns: a trajectory, not a constant
     assert packed == pytest.approx(padded, rel=1e-4)
+
+
+def test_two_micro_batches_of_four_train_like_one_batch_of_eight(tiny_model, tmp_path):
+    # the quickstart trains 4 x 2 to lower its peak memory: the same examples per step, the loss normalised
+    # over all 8 examples' targets, so the same trajectory as one batch of 8
+    whole = _trajectory(tiny_model, tmp_path / "whole", packing=True, batch_size=8)
+    split = _trajectory(tiny_model, tmp_path / "split", packing=True, batch_size=4, grad_accum=2)
+    assert len(whole) == len(split) == 5
+    assert split == pytest.approx(whole, rel=1e-4)
