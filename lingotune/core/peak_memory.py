@@ -17,7 +17,6 @@ from functools import lru_cache
 from pathlib import Path
 
 _STATUS = Path("/proc/self/status")
-_STATM = Path("/proc/self/statm")
 _SAMPLE_S = 0.02
 
 
@@ -39,12 +38,11 @@ class StepPeak:
         return self
 
     def _sample(self) -> None:
-        page_mb = _page_mb()
         while not self._done.wait(_SAMPLE_S):
-            try:
-                self._sampled = max(self._sampled, int(_STATM.read_text().split()[1]) * page_mb)
-            except (OSError, ValueError, IndexError):
+            now = rss_mb()
+            if now is None:
                 return
+            self._sampled = max(self._sampled, now)
 
     def __exit__(self, *exc) -> None:
         self._done.set()
@@ -54,13 +52,6 @@ class StepPeak:
         hwm = peak_rss_mb()
         new_high = hwm is not None and self._hwm_before is not None and hwm > self._hwm_before
         self.mb = round(hwm if new_high else max(self._sampled, rss_mb() or 0.0), 1)
-
-
-@lru_cache(maxsize=1)
-def _page_mb() -> float:
-    import os
-
-    return os.sysconf("SC_PAGE_SIZE") / 2**20
 
 
 def peak_rss_mb() -> float | None:

@@ -220,8 +220,8 @@ def make_trainer(trained, tokenizer, examples: list[TokenizedExample], args, cal
     from lingotune.train.callbacks import TrimHeap
     from lingotune.train.packing import LabelLossTrainer, training_collator
 
-    callbacks = [*callbacks, TrimHeap(trim_memory_every)] if trim_memory_every else callbacks
-    trainer = LabelLossTrainer(model=trained, args=args, train_dataset=_dataset(examples), callbacks=callbacks,
+    trainer = LabelLossTrainer(model=trained, args=args, train_dataset=_dataset(examples),
+                               callbacks=[*callbacks, TrimHeap(trim_memory_every)],
                                data_collator=training_collator(tokenizer, trained, packing),
                                unlikelihood_weight=unlikelihood_weight)
     trainer.remove_callback(PrinterCallback)  # RichProgress and metrics.jsonl replace the dict printouts
