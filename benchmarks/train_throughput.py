@@ -15,7 +15,9 @@ are left out for every trainer alike):
 - ``trl``: TRL ``SFTTrainer`` with its defaults on prompt/completion data (completion-only loss);
 - ``trl-packed``: the same with ``packing=True`` (TRL's best-fit-decreasing packing, padding-free);
 - ``trainer``: plain transformers ``Trainer`` with right padding and the model's own loss;
-- ``lingotune-compile`` / ``lingotune-ckpt``: lingotune with ``torch.compile`` / gradient checkpointing.
+- ``lingotune-compile`` / ``lingotune-ckpt``: lingotune with ``torch.compile`` / gradient checkpointing;
+- ``lingotune-ckptlong``: lingotune recomputing part of the micro-batches over 1,024 tokens
+  (``train.checkpoint_above_tokens: 1024``; ``lingotune/train/checkpointing.py``).
 
 Each runs in a fresh subprocess (so peak memory is its own): ``--warmup`` steps, then ``--steps``
 timed steps. Per step it counts, from the collated batch: *real* tokens (every non-pad token the
@@ -46,7 +48,7 @@ from pathlib import Path
 
 REPO = Path(__file__).resolve().parent.parent
 ALL = ["lingotune", "lingotune-padded", "trl", "trl-packed", "trainer"]
-EXTRA = ["lingotune-compile", "lingotune-ckpt", "lingotune-accum2", "lingotune-keepheap"]
+EXTRA = ["lingotune-compile", "lingotune-ckpt", "lingotune-ckptlong", "lingotune-accum2", "lingotune-keepheap"]
 LLAMA_7B = dict(hidden_size=4096, intermediate_size=11008, num_hidden_layers=32, num_attention_heads=32,
                 num_key_value_heads=32, max_position_embeddings=4096, rms_norm_eps=1e-5, tie_word_embeddings=False)
 
@@ -167,6 +169,10 @@ def _trainer(kind: str, model, tokenizer, args_common: dict, examples, tokenized
                      dtype="bfloat16" if args_common["bf16"] else "float32", packing=kind != "lingotune-padded",
                      compile=kind == "lingotune-compile", gradient_checkpointing=kind == "lingotune-ckpt",
                      trim_memory_every=0 if kind == "lingotune-keepheap" else 1)
+    if kind == "lingotune-ckptlong":  # the quickstart's setting: recompute part of micro-batches over 1,024 tokens
+        from lingotune.train.checkpointing import checkpoint_long_batches
+
+        checkpoint_long_batches(model, 1024)
     return make_trainer(model, tokenizer, tokenized, training_arguments(spec, out, 0, save_strategy="no"), [],
                         spec.packing, trim_memory_every=spec.trim_memory_every)
 

@@ -132,3 +132,12 @@ def test_two_micro_batches_of_four_train_like_one_batch_of_eight(tiny_model, tmp
     split = _trajectory(tiny_model, tmp_path / "split", packing=True, batch_size=4, grad_accum=2)
     assert len(whole) == len(split) == 5
     assert split == pytest.approx(whole, rel=1e-4)
+
+
+def test_checkpointing_the_long_micro_batches_keeps_the_loss_trajectory(tiny_model, tmp_path):
+    # train.checkpoint_above_tokens recomputes some layers of the micro-batches over 64 tokens (most of
+    # these): the same trajectory as keeping every activation
+    kept = _trajectory(tiny_model, tmp_path / "kept", packing=True)
+    recomputed = _trajectory(tiny_model, tmp_path / "recomputed", packing=True, checkpoint_above_tokens=64)
+    assert len(kept) == len(recomputed) == 5
+    assert recomputed == pytest.approx(kept, rel=1e-5)

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from typing import Literal
 
-from pydantic import Field
+from pydantic import Field, model_validator
 
 from lingotune.core.schema import Dtype, Strict
 from lingotune.models.selection import Selection
@@ -59,10 +59,22 @@ class TrainSpec(Strict):
     # Off by default: on 2 CPU cores neither pays for itself (benchmarks/README.md); on a GPU try them.
     compile: bool = Field(default=False, description="torch.compile the model (Trainer's torch_compile)")
     gradient_checkpointing: bool = Field(default=False, description="recompute activations in the backward pass")
+    checkpoint_above_tokens: int | None = Field(default=None, gt=0, description="recompute activations only "
+                                                "for micro-batches of more than this many tokens (rows × width), "
+                                                "in just enough layers to keep the stored ones near this many "
+                                                "tokens' worth: caps the peak set by the longest micro-batches "
+                                                "(train/checkpointing.py)")
     trim_memory_every: int = Field(default=1, ge=0, description="return freed memory to the operating system "
-                                   "every N steps (glibc malloc_trim; 0: never). Quickstart on 2 CPU cores: "
-                                   "every step 4.3 GB peak, every 4 steps 5.0 GB, never 6.6 GB; 7 % slower "
-                                   "than every 4 (benchmarks/README.md)")
+                                   "every N steps, and between those steps' micro-batches (glibc malloc_trim; "
+                                   "0: never). Quickstart on 2 CPU cores: every step 4.3 GB peak, every 4 steps "
+                                   "5.0 GB, never 6.6 GB; 7 % slower than every 4 (benchmarks/README.md)")
+
+    @model_validator(mode="after")
+    def _one_checkpointing(self) -> TrainSpec:
+        if self.gradient_checkpointing and self.checkpoint_above_tokens is not None:
+            raise ValueError("train.gradient_checkpointing recomputes every micro-batch and "
+                             "train.checkpoint_above_tokens only the long ones: set one of them")
+        return self
 
 
 class SelfPacedSpec(Strict):
