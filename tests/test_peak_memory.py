@@ -50,3 +50,26 @@ def test_freed_small_blocks_go_back_to_the_kernel():
     return_freed_memory()
     assert rss_mb() < held - 250
     assert len(kept) == 800
+
+
+@pytest.mark.parametrize(("every", "trims"), [(1, 6), (2, 2), (0, 0)])
+def test_training_trims_the_heap_after_each_micro_batch_of_the_steps_it_trims(tiny_model, tmp_path, monkeypatch,
+                                                                                 every, trims):
+    # 3 steps of 2 micro-batches: trimming every step trims after all 6 micro-batches (the second one of a
+    # step must not start on top of the first one's freed activations); every 2 steps, after both of step 2
+    from lingotune.models.loading import load_tokenizer
+    from lingotune.train import callbacks
+    from lingotune.train.sft import train_sft
+    from lingotune.train.spec import TrainSpec
+    from lingotune.train.tokenize import TokenizedExample, tokenize_examples
+    from tests.test_packing import REPLAY, load_alpaca
+
+    calls: list[int] = []
+    monkeypatch.setattr(callbacks, "trim_heap", lambda: calls.append(1))
+    tokenizer = load_tokenizer(tiny_model, padding_side="right")
+    tokenized, _ = tokenize_examples(tokenizer, load_alpaca(REPLAY, "en")[:12], max_length=512)
+    examples = [TokenizedExample(e.input_ids, e.assistant_masks) for e in tokenized]
+    spec = TrainSpec(batch_size=2, grad_accum=2, max_steps=3, save_steps=100, dtype="float32",
+                     trim_memory_every=every)
+    train_sft(tiny_model, tokenizer, examples, spec, tmp_path, seed=0)
+    assert len(calls) == trims

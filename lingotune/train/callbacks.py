@@ -78,13 +78,18 @@ class RichProgress(TrainerCallback):
 
 class TrimHeap(TrainerCallback):
     """Hands the C heap's freed pages back to the kernel every ``every`` steps (``train.trim_memory_every``,
-    ``core.peak_memory.trim_heap``): each packed batch has its own shapes, and without it the freed
-    activations of earlier steps stay resident. The price: trimmed pages are faulted in again by the next
-    steps (measured, benchmarks/README.md)."""
+    ``core.peak_memory.trim_heap``), and between the micro-batches of those steps (gradient accumulation):
+    each packed batch has its own shapes, and without it the freed activations of earlier steps, or of
+    the step's first micro-batch, stay resident under the next one. The price: trimmed pages are faulted
+    in again by the next steps (measured, benchmarks/README.md)."""
 
     def __init__(self, every: int = 1) -> None:
         self.every = every
 
     def on_step_end(self, args, state, control, **kwargs):
         if self.every and state.global_step % self.every == 0:
+            trim_heap()
+
+    def on_substep_end(self, args, state, control, **kwargs):
+        if self.every and (state.global_step + 1) % self.every == 0:  # global_step counts finished steps
             trim_heap()
