@@ -73,3 +73,17 @@ def test_training_trims_the_heap_after_each_micro_batch_of_the_steps_it_trims(ti
                      trim_memory_every=every)
     train_sft(tiny_model, tokenizer, examples, spec, tmp_path, seed=0)
     assert len(calls) == trims
+
+
+@pytest.mark.parametrize(("users", "expected"), [(None, "128"), ("7", "7")])
+def test_importing_lingotune_caps_onednns_primitive_cache_unless_the_user_did(users, expected):
+    import os
+    import subprocess
+
+    env = {k: v for k, v in os.environ.items() if k != "ONEDNN_PRIMITIVE_CACHE_CAPACITY"}
+    if users is not None:
+        env["ONEDNN_PRIMITIVE_CACHE_CAPACITY"] = users
+    out = subprocess.run([sys.executable, "-c", "import os, lingotune; "
+                          "print(os.environ['ONEDNN_PRIMITIVE_CACHE_CAPACITY'])"],
+                         env=env, capture_output=True, text=True, check=True)
+    assert out.stdout.strip() == expected

@@ -1,10 +1,10 @@
 """Activation checkpointing on the long micro-batches only.
 
-A training step's peak memory is set by its longest micro-batch: on SmolLM2 with LoRA each token of a
-micro-batch keeps ~50 MB per 1,000 tokens per layer of activations for the backward pass (the quickstart's
-longest micro-batch, 4 × 384 tokens, added 2.5 GB; its median one, 4 × 140, 0.9 GB). Checkpointing every
-micro-batch (``train.gradient_checkpointing``) bounds the peak but recomputes the short ones too: 0.81×
-the speed. Here a micro-batch of n tokens (rows × width, padding included) above the budget B recomputes
+A training step's peak memory is set by its longest micro-batch: SmolLM2 with LoRA keeps ~32 MB of
+activations per layer per 1,000 tokens for the backward pass (the quickstart's longest micro-batch, 4 × 384
+tokens, added 2.6 GB; its median one, 4 × 140, 1.0 GB). Checkpointing every micro-batch
+(``train.gradient_checkpointing``) bounds the peak but recomputes the short ones too, where it costs a
+quarter of their time. Here a micro-batch of n tokens (rows × width, padding included) above the budget B recomputes
 just enough layers, ⌈L · (1 − B/n)⌉ of L spread evenly, to keep the stored activations near B tokens' worth;
 shorter ones run as usual (benchmarks/README.md has the measurements).
 
@@ -47,9 +47,9 @@ def checkpoint_long_batches(model, budget_tokens: int) -> None:
 
     def choose_layers(module, args: tuple, kwargs: dict[str, Any]) -> None:
         ids = kwargs.get("input_ids", args[0] if args else None)
-        if ids is None:
-            ids = kwargs.get("inputs_embeds")[..., 0]
-        chosen = layers_to_checkpoint(ids.numel(), budget_tokens, len(layers))
+        embeds = kwargs.get("inputs_embeds")
+        tokens = ids.numel() if ids is not None else embeds[..., 0].numel() if embeds is not None else 0
+        chosen = layers_to_checkpoint(tokens, budget_tokens, len(layers))
         for i, layer in enumerate(layers):
             layer.gradient_checkpointing = i in chosen
 

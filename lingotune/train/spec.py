@@ -66,8 +66,9 @@ class TrainSpec(Strict):
                                                 "(train/checkpointing.py)")
     trim_memory_every: int = Field(default=1, ge=0, description="return freed memory to the operating system "
                                    "every N steps, and between those steps' micro-batches (glibc malloc_trim; "
-                                   "0: never). Quickstart on 2 CPU cores: every step 4.3 GB peak, every 4 steps "
-                                   "5.0 GB, never 6.6 GB; 7 % slower than every 4 (benchmarks/README.md)")
+                                   "0: never). Quickstart on 2 CPU cores, before its oneDNN cap and "
+                                   "checkpoint_above_tokens: every step 4.3 GB peak, every 4 steps 5.0 GB, never "
+                                   "6.6 GB; 7 % slower than every 4 (benchmarks/README.md)")
 
     @model_validator(mode="after")
     def _one_checkpointing(self) -> TrainSpec:
