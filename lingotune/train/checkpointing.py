@@ -4,7 +4,8 @@ A training step's peak memory is set by its longest micro-batch: SmolLM2 with Lo
 activations per layer per 1,000 tokens for the backward pass (the quickstart's longest micro-batch, 4 × 384
 tokens, added 2.6 GB; its median one, 4 × 140, 1.0 GB). Checkpointing every micro-batch
 (``train.gradient_checkpointing``) bounds the peak but recomputes the short ones too, where it costs a
-quarter of their time. Here a micro-batch of n tokens (rows × width, padding included) above the budget B recomputes
+quarter of their time. Here a micro-batch of n tokens (rows × width, padding included) above the
+budget B recomputes
 just enough layers, ⌈L · (1 − B/n)⌉ of L spread evenly, to keep the stored activations near B tokens' worth;
 shorter ones run as usual (benchmarks/README.md has the measurements).
 
@@ -37,7 +38,7 @@ def checkpoint_long_batches(model, budget_tokens: int) -> None:
         raise RecipeError(f"train.checkpoint_above_tokens: {type(model).__name__} has no checkpointable "
                           "decoder layers (transformers' GradientCheckpointingLayer)")
     enable = getattr(model, "activation_checkpointing_enable", None)
-    if enable is not None:  # transformers ≥ 5.25; non-reentrant by default
+    if enable is not None:  # newer transformers (5.25 here); non-reentrant by default
         enable()
     else:
         model.gradient_checkpointing_enable(gradient_checkpointing_kwargs={"use_reentrant": False})
