@@ -5,9 +5,8 @@ activations per layer per 1,000 tokens for the backward pass (the quickstart's l
 tokens, added 2.6 GB; its median one, 4 × 140, 1.0 GB). Checkpointing every micro-batch
 (``train.gradient_checkpointing``) bounds the peak but recomputes the short ones too, where it costs a
 quarter of their time. Here a micro-batch of n tokens (rows × width, padding included) above the
-budget B recomputes
-just enough layers, ⌈L · (1 − B/n)⌉ of L spread evenly, to keep the stored activations near B tokens' worth;
-shorter ones run as usual (benchmarks/README.md has the measurements).
+budget B recomputes just enough layers, ⌈L · (1 − B/n)⌉ of L spread evenly, to keep the stored
+activations near B tokens' worth; shorter ones run as usual (benchmarks/README.md has the measurements).
 
 Written here: transformers checkpoints all layers or every n-th, fixed for the whole run; its layers read
 their ``gradient_checkpointing`` flag on every forward, so a forward pre-hook sets the flags per micro-batch.
