@@ -87,9 +87,11 @@ class TrimHeap(TrainerCallback):
         self.every = every
 
     def on_step_end(self, args, state, control, **kwargs):
-        if self.every and state.global_step % self.every == 0:
-            trim_heap()
+        self._trim_in(state.global_step)
 
     def on_substep_end(self, args, state, control, **kwargs):
-        if self.every and (state.global_step + 1) % self.every == 0:  # global_step counts finished steps
+        self._trim_in(state.global_step + 1)  # global_step counts finished steps: this is inside the next one
+
+    def _trim_in(self, step: int) -> None:
+        if self.every and step % self.every == 0:
             trim_heap()

@@ -14,7 +14,6 @@ their ``gradient_checkpointing`` flag on every forward, so a forward pre-hook se
 
 from __future__ import annotations
 
-import math
 from typing import Any
 
 from lingotune.core.errors import RecipeError
@@ -25,7 +24,7 @@ def layers_to_checkpoint(tokens: int, budget: int, n_layers: int) -> set[int]:
     if tokens <= budget:
         return set()
     k = -(-n_layers * (tokens - budget) // tokens)  # ⌈L · (1 − B/n)⌉ in integers (no float rounding up)
-    return {math.floor(j * n_layers / k) for j in range(k)}
+    return {j * n_layers // k for j in range(k)}
 
 
 def checkpoint_long_batches(model, budget_tokens: int) -> None:
