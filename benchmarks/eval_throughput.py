@@ -1,5 +1,6 @@
-"""Generation throughput for evaluation: one prompt at a time, lingotune's batched generation, and
-transformers' continuous batching (``generate_batch``), on the quickstart's own evaluation prompts.
+"""Generation throughput for evaluation: one prompt at a time, lingotune's batched generation (with and
+without shared prompt beginnings encoded once), and transformers' continuous batching
+(``generate_batch``), on the quickstart's own evaluation prompts.
 
 Same model (SmolLM2-135M-Instruct, the evaluation dtype lingotune picks), greedy decoding, the tasks'
 own ``max_new_tokens``: MT-Bench-X ES first turns (48 new tokens) and XQuAD-es questions with their
@@ -7,7 +8,8 @@ contexts (24). Printed per method: items/s, seconds, and how many answers equal 
 (greedy decoding is deterministic, but padding and batch shapes change float rounding, so a few
 answers may differ after the first differing token).
 
-    python benchmarks/eval_throughput.py [--items 48] [--methods unbatched,batched,continuous] [--json out.json]
+    python benchmarks/eval_throughput.py [--items 48] [--json out.json]
+        [--methods unbatched,batched,batched-unshared,continuous]
 
 Last results, machine and date: benchmarks/README.md.
 """
@@ -50,7 +52,7 @@ def _continuous(model, tokenizer, conversations, max_new_tokens: int) -> list[st
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.split("\n")[0])
     parser.add_argument("--items", type=int, default=48, help="prompts per task")
-    parser.add_argument("--methods", default="unbatched,batched,continuous")
+    parser.add_argument("--methods", default="unbatched,batched,batched-unshared,continuous")
     parser.add_argument("--json")
     opts = parser.parse_args()
 
@@ -79,7 +81,8 @@ def main() -> None:
                     continue
             else:
                 out = generate_batched(model, tokenizer, conversations, max_new_tokens=max_new,
-                                       batch_size=1 if method == "unbatched" else 16)
+                                       batch_size=1 if method == "unbatched" else 16,
+                                       share_prefixes=method == "batched")
             seconds = time.perf_counter() - started
             answers[method] = out
             rows.append({"task": name, "method": method, "items": len(out), "seconds": seconds,

@@ -26,7 +26,8 @@ from lingotune.eval.tasks import EvalItem, TaskSpec
 from lingotune.models.fingerprint import model_fingerprint
 from lingotune.models.sources import ResolvedModel
 
-EVAL_VERSION = 2  # bump when scoring changes, to invalidate cached base evaluations (2: answer checks)
+EVAL_VERSION = 3  # bump when scoring or generation changes, to invalidate cached base evaluations
+# (2: answer checks; 3: shared prompt beginnings encoded once, so a run's stages share one generation path)
 
 
 def score_task(task: TaskSpec, items: list[EvalItem], outputs: list[str], resamples: int):

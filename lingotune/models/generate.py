@@ -14,6 +14,13 @@ from dataclasses import dataclass, field
 from lingotune.core.peak_memory import trim_heap
 from lingotune.core.progress import progress_bar
 from lingotune.models.chat import ensure_chat_template, render
+from lingotune.models.shared_prefix import (
+    PromptGroup,
+    can_share_prefixes,
+    generate_with_shared_prefixes,
+    group_shared_prefixes,
+    plan_batches,
+)
 
 
 @dataclass(frozen=True)
@@ -38,51 +45,52 @@ def generate_batched(
     description: str = "Generating",
     token_budget: int = 12000,
     sampling: Sampling | None = None,
+    share_prefixes: bool = True,
 ) -> list[str]:
     """Answers to each conversation's next assistant turn, in input order: greedy, or sampled per ``sampling``.
 
     ``token_budget`` caps padded prompt tokens per batch so long prompts (XQuAD contexts) get
-    smaller batches and short ones larger, keeping memory flat.
+    smaller batches and short ones larger, keeping memory flat. ``share_prefixes``: prompts that
+    begin alike (≥ 64 tokens) are batched together and their common beginning is encoded once
+    (``models/shared_prefix.py``).
     """
     import torch
 
     ensure_chat_template(tokenizer)
     tokenizer.padding_side = "left"
     prompts = [render(tokenizer, conv, add_generation_prompt=True) for conv in conversations]
-    lengths = [len(tokenizer(p, add_special_tokens=False).input_ids) for p in prompts]
-    order = sorted(range(len(prompts)), key=lambda i: -lengths[i])
+    ids = [tokenizer(p, add_special_tokens=False).input_ids for p in prompts]
+    lengths = [len(i) for i in ids]
+    groups = (group_shared_prefixes(ids) if share_prefixes and can_share_prefixes(model)
+              else [PromptGroup((i,), 0) for i in range(len(ids))])
     outputs: list[str] = [""] * len(prompts)
     device = next(model.parameters()).device
     was_training = model.training
     model.eval()
     with progress_bar() as bar:
         task = bar.add_task(description, total=len(prompts))
-        start = 0
-        while start < len(order):
-            longest = lengths[order[start]]
-            size = max(1, min(batch_size, token_budget // max(longest, 1)))
-            batch = order[start : start + size]
-            encoded = tokenizer(
-                [prompts[i] for i in batch], return_tensors="pt", padding=True, add_special_tokens=False
-            ).to(device)
-            options = {"do_sample": False}
+        for batch in plan_batches(groups, lengths, batch_size, token_budget):
+            members = [i for group in batch for i in group.members]
+            options: dict = {"do_sample": False}
             if sampling is not None:
-                torch.manual_seed(hash(tuple(sampling.seeds[i] for i in batch)) % (2**31))
+                torch.manual_seed(hash(tuple(sampling.seeds[i] for i in members)) % (2**31))
                 options = {"do_sample": True, "temperature": sampling.temperature, "top_p": sampling.top_p,
                            "top_k": 0}
-            with torch.inference_mode():
-                generated = model.generate(
-                    **encoded,
-                    max_new_tokens=max_new_tokens,
-                    pad_token_id=tokenizer.pad_token_id,
-                    eos_token_id=tokenizer.eos_token_id,
-                    **options,
-                )
-            texts = tokenizer.batch_decode(generated[:, encoded["input_ids"].shape[1] :], skip_special_tokens=True)
-            for index, text in zip(batch, texts, strict=True):
+            options.update(max_new_tokens=max_new_tokens, pad_token_id=tokenizer.pad_token_id,
+                           eos_token_id=tokenizer.eos_token_id)
+            if any(len(group.members) > 1 for group in batch) and min(lengths[i] for i in members) > 1:
+                members, new_tokens = generate_with_shared_prefixes(model, ids, batch, tokenizer.pad_token_id,
+                                                                    **options)
+            else:
+                encoded = tokenizer([prompts[i] for i in members], return_tensors="pt", padding=True,
+                                    add_special_tokens=False).to(device)
+                with torch.inference_mode():
+                    generated = model.generate(**encoded, **options)
+                new_tokens = generated[:, encoded["input_ids"].shape[1] :]
+            texts = tokenizer.batch_decode(new_tokens, skip_special_tokens=True)
+            for index, text in zip(members, texts, strict=True):
                 outputs[index] = text.strip()
-            bar.advance(task, len(batch))
-            start += size
+            bar.advance(task, len(members))
             trim_heap()  # each batch's cache has its own shape: freed ones would otherwise stay resident
     if was_training:
         model.train()
