@@ -108,3 +108,22 @@ def test_shared_prefix_rows_get_the_logits_of_whole_prompts(tiny_model):
         for row, prompt in enumerate(ids):
             alone = model(input_ids=torch.tensor([prompt])).logits[0, -1]
             torch.testing.assert_close(batched[row], alone, atol=1e-4, rtol=1e-4)
+
+
+def test_pass_at_k_samples_of_one_prompt_share_it_and_still_differ_per_seed(tiny_model):
+    """k samples of one long prompt are one group: drawn per seed, the same on a rerun."""
+    from lingotune.models.chat import render
+    from lingotune.models.generate import Sampling, generate_batched
+    from lingotune.models.loading import load_model, load_tokenizer
+
+    tokenizer, model = load_tokenizer(tiny_model), load_model(tiny_model, dtype="float32")
+    prompt = [{"role": "user", "content": "def add(a, b):\n    " + "# add two numbers\n    " * 20}]
+    ids = tokenizer(render(tokenizer, prompt, add_generation_prompt=True), add_special_tokens=False).input_ids
+    assert [len(g.members) for g in group_shared_prefixes([ids] * 4)] == [4]
+    sampling = Sampling(temperature=0.8, top_p=0.95, seeds=(0, 1, 2, 3))
+    first = generate_batched(model, tokenizer, [prompt] * 4, max_new_tokens=8, sampling=sampling)
+    again = generate_batched(model, tokenizer, [prompt] * 4, max_new_tokens=8, sampling=sampling)
+    assert first == again and len(set(first)) > 1
+    greedy = generate_batched(model, tokenizer, [prompt] * 4, max_new_tokens=8)
+    assert len(set(greedy)) == 1
+    assert greedy == generate_batched(model, tokenizer, [prompt] * 4, max_new_tokens=8, share_prefixes=False)
