@@ -65,6 +65,47 @@ def test_packed_loss_and_gradients_equal_the_padded_ones(which, request):
         torch.testing.assert_close(grad, ref_grads[name], rtol=1e-3, atol=1e-5, msg=name)
 
 
+@pytest.mark.parametrize("which", ["tiny_model", pytest.param("smollm2", marks=pytest.mark.slow)])
+def test_per_example_attention_in_one_row_gives_the_padded_loss_and_gradients(which, request):
+    """CPU training's default (train/segment_attention.py): the micro-batch in one row, one causal SDPA
+    call per example. The padded reference runs through the same model, so its fallback (transformers'
+    SDPA with the padding mask) is checked too."""
+    from lingotune.train.segment_attention import use_segment_attention
+
+    resolved = request.getfixturevalue(which)
+    model = _model(resolved)
+    assert use_segment_attention(model)
+    tokenizer, features = _features(resolved)
+    ref_loss, ref_grads = _reference(model, tokenizer, features)
+    batch = training_collator(tokenizer, model, packing=True)(features)
+    assert batch["input_ids"].shape[0] == 1 and batch["cu_seq_lens_q"].tolist()[-1] == sum(
+        len(f["input_ids"]) for f in features)  # one row, no padding
+    losses, _ = token_losses(model, batch)
+    loss, grads = _loss_and_grads(model, losses.mean())
+    assert loss == pytest.approx(ref_loss, rel=1e-5)
+    assert grads.keys() == ref_grads.keys()
+    for name, grad in grads.items():
+        torch.testing.assert_close(grad, ref_grads[name], rtol=1e-3, atol=1e-5, msg=name)
+
+
+def test_per_example_attention_never_crosses_an_example_boundary(tiny_model):
+    from lingotune.train.segment_attention import use_segment_attention
+
+    model = _model(tiny_model).eval()
+    assert use_segment_attention(model)
+    tokenizer, features = _features(tiny_model, 3)
+    collate = training_collator(tokenizer, model, packing=True)
+    changed = [dict(f) for f in features]
+    changed[1] = {"input_ids": [(t + 7) % 1000 for t in features[1]["input_ids"]], "labels": features[1]["labels"]}
+    with torch.no_grad():
+        before, _ = example_losses(model, collate(features))
+        after, _ = example_losses(model, collate(changed))
+        alone = [float(example_losses(model, collate([f]))[0][0]) for f in features]
+    assert float(before[1]) != pytest.approx(float(after[1]), rel=1e-3)
+    torch.testing.assert_close(after[[0, 2]], before[[0, 2]])  # neither the example before nor after moved
+    assert [float(x) for x in before] == pytest.approx(alone, rel=1e-5)
+
+
 def test_attention_never_crosses_an_example_boundary(tiny_model):
     model = _model(tiny_model).eval()
     _, features = _features(tiny_model, 3)

@@ -21,6 +21,8 @@ from collections.abc import Sequence
 from dataclasses import dataclass
 from typing import Any
 
+from lingotune.models.attention_layout import full_attention_only
+
 MIN_SHARED_TOKENS = 64  # below this the saved prefill does not pay for the extra forward pass
 
 
@@ -99,16 +101,10 @@ def plan_batches(groups: Sequence[PromptGroup], lengths: Sequence[int], batch_si
 
 
 def can_share_prefixes(model) -> bool:
-    """Decoder-only models whose every layer attends over the full cache.
-
-    Sliding-window and recurrent layers count cache slots, not positions, so the padding between a
-    shared prefix and the rest of a prompt would change what they see; those models are left unshared.
-    """
-    config = model.config.get_text_config() if hasattr(model.config, "get_text_config") else model.config
-    if getattr(config, "is_encoder_decoder", False) or getattr(config, "sliding_window", None):
-        return False
-    layer_types = getattr(config, "layer_types", None)
-    return not layer_types or all(kind == "full_attention" for kind in layer_types)
+    """Only where every layer attends over the full cache: a sliding window or a recurrent layer
+    counts cache slots, so the padding between a shared prefix and the rest of a prompt would change
+    what it sees."""
+    return full_attention_only(model)
 
 
 def _cache_argument(model) -> str:

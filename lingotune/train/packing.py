@@ -91,10 +91,17 @@ def uses_flash_attention(model) -> bool:
     return str(getattr(model.config, "_attn_implementation", None) or "").startswith("flash")
 
 
+def packs_one_row(model) -> bool:
+    """Varlen attention (flash kernels, or ``segment_attention`` on CPU): the micro-batch is one row."""
+    from lingotune.train.segment_attention import uses_segment_attention
+
+    return uses_flash_attention(model) or uses_segment_attention(model)
+
+
 def training_collator(tokenizer, model, packing: bool):
     """Packed rows when packing, else right-padded rows (labels padded with -100)."""
     if packing:
-        return PackingCollator(tokenizer.pad_token_id or 0, uses_flash_attention(model))
+        return PackingCollator(tokenizer.pad_token_id or 0, packs_one_row(model))
     return DataCollatorForSeq2Seq(tokenizer, padding=True, label_pad_token_id=IGNORE_INDEX)
 
 

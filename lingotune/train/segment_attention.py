@@ -1,0 +1,64 @@
+"""Attention over packed examples one example at a time, for CPUs (and GPUs without flash attention).
+
+A packed row's block-diagonal mask makes SDPA compute every query against every key of the row, and
+an explicit mask also stops PyTorch's CPU flash kernel from skipping the blocks above the diagonal;
+rows as wide as the longest example also carry padding. Here the micro-batch is one row, as for flash
+attention's varlen kernels (``DataCollatorWithFlattening``'s ``cu_seq_lens_q``), and each example runs
+its own causal SDPA call: only the lower triangle of each example is computed, no mask is used, and no
+token is padding. Profiled on 3 quickstart steps (4 × 2 examples, 2 CPU cores): 20.2 s with rows, of
+which SDPA 4.1 s and matmuls 9.5 s; 15.8 s per example, SDPA 3.3 s, matmuls 7.4 s (benchmarks/README.md).
+
+Written by hand: PyTorch's varlen SDPA is CUDA-only and transformers' ``sdpa`` takes a dense mask. A
+model uses this only while lingotune trains it (``use_segment_attention``); without the varlen
+arguments (padded batches, generation) it is transformers' own SDPA, mask and all.
+"""
+
+from __future__ import annotations
+
+ATTENTION_NAME = "lingotune_sdpa_segments"
+
+
+def segment_sdpa(module, query, key, value, attention_mask, dropout: float = 0.0, scaling: float | None = None,
+                 is_causal: bool | None = None, **kwargs):
+    """transformers' attention-function signature: query (batch, heads, tokens, dim) → (batch, tokens, heads, dim)."""
+    import torch
+    from transformers.integrations.sdpa_attention import sdpa_attention_forward
+
+    bounds = kwargs.get("cu_seq_lens_q")
+    if bounds is None or query.shape[0] != 1 or query.shape[2] != key.shape[2]:
+        return sdpa_attention_forward(module, query, key, value, attention_mask, dropout=dropout, scaling=scaling,
+                                      is_causal=is_causal, **kwargs)
+    gqa = getattr(module, "num_key_value_groups", 1) > 1
+    edges = bounds.tolist()
+    parts = [torch.nn.functional.scaled_dot_product_attention(
+        query[:, :, start:end], key[:, :, start:end], value[:, :, start:end], dropout_p=dropout, scale=scaling,
+        is_causal=True, enable_gqa=gqa) for start, end in zip(edges[:-1], edges[1:], strict=True) if end > start]
+    output = parts[0] if len(parts) == 1 else torch.cat(parts, dim=2)
+    return output.transpose(1, 2).contiguous(), None
+
+
+def register() -> str:
+    """Registers the function (and transformers' SDPA mask builder for the unpacked case) under its name."""
+    from transformers import AttentionInterface
+    from transformers.masking_utils import AttentionMaskInterface, sdpa_mask
+
+    AttentionInterface.register(ATTENTION_NAME, segment_sdpa)
+    AttentionMaskInterface.register(ATTENTION_NAME, sdpa_mask)
+    return ATTENTION_NAME
+
+
+def use_segment_attention(model) -> bool:
+    """Switch a model that runs transformers' SDPA on CPU to per-example attention; True when switched."""
+    import torch
+
+    from lingotune.models.attention_layout import full_attention_only
+
+    if (torch.cuda.is_available() or getattr(model.config, "_attn_implementation", None) != "sdpa"
+            or not full_attention_only(model)):  # a sliding window would need its own per-example mask
+        return False
+    model.set_attn_implementation(register())
+    return True
+
+
+def uses_segment_attention(model) -> bool:
+    return getattr(model.config, "_attn_implementation", None) == ATTENTION_NAME
