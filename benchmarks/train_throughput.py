@@ -5,8 +5,11 @@ builders from ``recipes/quickstart.yaml``), the same model, LoRA config (r 16, a
 layers), batch size, learning rate, precision and sequence budget (``--max-length``; longer examples
 are left out for every trainer alike):
 
-- ``lingotune``: lingotune's trainer as ``lingotune run`` uses it (packed rows, logits at target
-  positions only, shuffled batches; ``lingotune/train/packing.py``);
+- ``lingotune``: lingotune's trainer as ``lingotune run`` uses it (packed examples, logits at target
+  positions only, shuffled batches; ``lingotune/train/packing.py``; on CPU each micro-batch is one row
+  with one causal attention call per example, ``lingotune/train/segment_attention.py``);
+- ``lingotune-rows``: the same with the packed rows of the trainer before that (rows as wide as the
+  longest example, a block-diagonal mask in SDPA);
 - ``lingotune-keepheap``: lingotune with ``train.trim_memory_every: 0`` (freed memory is not returned to
   the kernel between steps: the trainer before 2026-12-05);
 - ``lingotune-accum2``: the same examples per step in two micro-batches of half the size
@@ -48,7 +51,8 @@ from pathlib import Path
 
 REPO = Path(__file__).resolve().parent.parent
 ALL = ["lingotune", "lingotune-padded", "trl", "trl-packed", "trainer"]
-EXTRA = ["lingotune-compile", "lingotune-ckpt", "lingotune-ckptlong", "lingotune-accum2", "lingotune-keepheap"]
+EXTRA = ["lingotune-rows", "lingotune-compile", "lingotune-ckpt", "lingotune-ckptlong", "lingotune-accum2",
+         "lingotune-keepheap"]
 LLAMA_7B = dict(hidden_size=4096, intermediate_size=11008, num_hidden_layers=32, num_attention_heads=32,
                 num_key_value_heads=32, max_position_embeddings=4096, rms_norm_eps=1e-5, tie_word_embeddings=False)
 
@@ -112,8 +116,10 @@ class _Counting:
 
     def __call__(self, features):
         batch = self.inner(features)
-        ids = batch["input_ids"]
-        real = int(batch["attention_mask"].sum()) if "attention_mask" in batch else int(ids.numel())
+        # packed collators send no attention mask: their rows' tails are padding, so count the examples
+        # (until 2026-12-05 this counted ids.numel(), padding included)
+        real = (int(batch["attention_mask"].sum()) if "attention_mask" in batch
+                else sum(len(f["input_ids"]) for f in features))
         labels = batch["labels"]
         self.batches.append((real, int((labels[:, 1:] != -100).sum()), len(features)))
         return batch
@@ -153,6 +159,10 @@ def _trainer(kind: str, model, tokenizer, args_common: dict, examples, tokenized
         return trainer
     from peft import get_peft_model
 
+    if kind not in ("trainer", "lingotune-padded", "lingotune-rows", "lingotune-compile"):
+        from lingotune.train.segment_attention import use_segment_attention
+
+        use_segment_attention(model)  # as train.sft.prepare_trainable does for packed training
     model = get_peft_model(model, _lora_config())
     from datasets import Dataset
 

@@ -8,9 +8,10 @@ as the padded one would, so a step's loss is the padded step's up to float round
 (tests/test_packing.py holds it to that, with gradients).
 
 Row layout differs by kernel, because the cost does (measured, benchmarks/README.md):
-- flash attention: one row (transformers' ``DataCollatorWithFlattening``): varlen kernels cost what
-  the examples cost;
-- SDPA/eager (CPU): a masked SDPA computes the whole row × row score matrix, so one long row of n
+- flash attention, and SDPA on CPU through ``segment_attention`` (lingotune's default for packed
+  training there): one row (transformers' ``DataCollatorWithFlattening``) with the examples'
+  boundaries as ``cu_seq_lens``; varlen kernels and per-example calls cost what the examples cost;
+- other SDPA/eager (models with sliding windows, ``train.compile``): a masked SDPA computes the whole row × row score matrix, so one long row of n
   examples costs ~n× the attention of padded rows and keeps a score matrix per layer for the backward
   (2.1 GB vs 1.0 GB for 8 quickstart examples). Rows are therefore capped at the batch's longest example
   and filled first-fit decreasing (written here: transformers has one-row flattening only, TRL's BFD
