@@ -11,13 +11,14 @@ Row layout differs by kernel, because the cost does (measured, benchmarks/README
 - flash attention, and SDPA on CPU through ``segment_attention`` (lingotune's default for packed
   training there): one row (transformers' ``DataCollatorWithFlattening``) with the examples'
   boundaries as ``cu_seq_lens``; varlen kernels and per-example calls cost what the examples cost;
-- other SDPA/eager (models with sliding windows, ``train.compile``): a masked SDPA computes the whole row × row score matrix, so one long row of n
-  examples costs ~n× the attention of padded rows and keeps a score matrix per layer for the backward
-  (2.1 GB vs 1.0 GB for 8 quickstart examples). Rows are therefore capped at the batch's longest example
-  and filled first-fit decreasing (written here: transformers has one-row flattening only, TRL's BFD
-  packing regroups examples across steps): never more work than the padded batch, less padding. A row's
-  tail of padding continues the last example's positions, so it joins that example's segment, attends
-  only backwards and carries no target: no attention mask is needed.
+- other SDPA/eager (GPUs without flash attention, models with sliding windows, ``train.compile``): a
+  masked SDPA computes the whole row × row score matrix, so one long row of n examples costs ~n× the
+  attention of padded rows and keeps a score matrix per layer for the backward (2.1 GB vs 1.0 GB for 8
+  quickstart examples). Rows are therefore capped at the batch's longest example and filled first-fit
+  decreasing (written here: transformers has one-row flattening only, TRL's BFD packing regroups
+  examples across steps): never more work than the padded batch, less padding. A row's tail of padding
+  continues the last example's positions, so it joins that example's segment, attends only backwards
+  and carries no target: no attention mask is needed.
 """
 
 from __future__ import annotations

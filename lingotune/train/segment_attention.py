@@ -1,4 +1,4 @@
-"""Attention over packed examples one example at a time, for CPUs (and GPUs without flash attention).
+"""Attention over packed examples one example at a time, for training on CPU.
 
 A packed row's block-diagonal mask makes SDPA compute every query against every key of the row, and
 an explicit mask also stops PyTorch's CPU flash kernel from skipping the blocks above the diagonal;
