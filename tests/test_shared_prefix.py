@@ -127,3 +127,17 @@ def test_pass_at_k_samples_of_one_prompt_share_it_and_still_differ_per_seed(tiny
     greedy = generate_batched(model, tokenizer, [prompt] * 4, max_new_tokens=8)
     assert len(set(greedy)) == 1
     assert greedy == generate_batched(model, tokenizer, [prompt] * 4, max_new_tokens=8, share_prefixes=False)
+
+
+def test_only_models_attending_over_the_whole_context_take_the_shortcuts():
+    """Sliding-window layers count cache slots, so the padding between a shared beginning and the rest
+    (generation) or per-example attention without their window (training) would change what they see."""
+    from types import SimpleNamespace
+
+    from transformers import Gemma3TextConfig, LlamaConfig, MistralConfig
+
+    from lingotune.models.attention_layout import full_attention_only
+
+    assert full_attention_only(SimpleNamespace(config=LlamaConfig()))
+    assert not full_attention_only(SimpleNamespace(config=MistralConfig(sliding_window=4096)))
+    assert not full_attention_only(SimpleNamespace(config=Gemma3TextConfig()))
