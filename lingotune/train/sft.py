@@ -127,8 +127,11 @@ def training_arguments(spec: TrainSpec, checkpoint_dir: Path, seed: int, **overr
         dataloader_num_workers=0,
         save_only_model=False,
         torch_compile=spec.compile,
-        gradient_checkpointing=spec.gradient_checkpointing,
     )
+    # transformers 5.x renamed gradient_checkpointing (now a deprecated alias that warns on every run)
+    checkpointing = ("activation_checkpointing" if "activation_checkpointing" in TrainingArguments.__dataclass_fields__
+                     else "gradient_checkpointing")
+    settings[checkpointing] = spec.gradient_checkpointing
     settings.update(overrides)
     return TrainingArguments(**settings)
 
