@@ -56,13 +56,13 @@ def _xquad_conversations(n: int) -> list[list[dict[str, str]]]:
 @pytest.mark.slow
 def test_shared_prefixes_give_the_unshared_answers_in_float32(smollm2):
     """Three questions per paragraph, with an unrelated short prompt in the same batches."""
+    from lingotune.models.attention_layout import full_attention_only
     from lingotune.models.chat import render
     from lingotune.models.generate import generate_batched
     from lingotune.models.loading import load_model, load_tokenizer
-    from lingotune.models.shared_prefix import can_share_prefixes
 
     tokenizer, model = load_tokenizer(smollm2), load_model(smollm2, dtype="float32")
-    assert can_share_prefixes(model)
+    assert full_attention_only(model)
     conversations = _xquad_conversations(6) + [[{"role": "user", "content": "Hola, ¿qué tal?"}]]
     shared = generate_batched(model, tokenizer, conversations, max_new_tokens=12, batch_size=4)
     alone = generate_batched(model, tokenizer, conversations, max_new_tokens=12, batch_size=4,

@@ -13,10 +13,10 @@ from dataclasses import dataclass, field
 
 from lingotune.core.peak_memory import trim_heap
 from lingotune.core.progress import progress_bar
+from lingotune.models.attention_layout import full_attention_only
 from lingotune.models.chat import ensure_chat_template, render
 from lingotune.models.shared_prefix import (
     PromptGroup,
-    can_share_prefixes,
     generate_with_shared_prefixes,
     group_shared_prefixes,
     plan_batches,
@@ -61,7 +61,7 @@ def generate_batched(
     prompts = [render(tokenizer, conv, add_generation_prompt=True) for conv in conversations]
     ids = [tokenizer(p, add_special_tokens=False).input_ids for p in prompts]
     lengths = [len(i) for i in ids]
-    groups = (group_shared_prefixes(ids) if share_prefixes and can_share_prefixes(model)
+    groups = (group_shared_prefixes(ids) if share_prefixes and full_attention_only(model)
               else [PromptGroup((i,), 0) for i in range(len(ids))])
     outputs: list[str] = [""] * len(prompts)
     device = next(model.parameters()).device

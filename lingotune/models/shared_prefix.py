@@ -21,8 +21,6 @@ from collections.abc import Sequence
 from dataclasses import dataclass
 from typing import Any
 
-from lingotune.models.attention_layout import full_attention_only
-
 MIN_SHARED_TOKENS = 64  # below this the saved prefill does not pay for the extra forward pass
 
 
@@ -100,18 +98,6 @@ def plan_batches(groups: Sequence[PromptGroup], lengths: Sequence[int], batch_si
     return batches
 
 
-def can_share_prefixes(model) -> bool:
-    """Only where every layer attends over the full cache: a sliding window or a recurrent layer
-    counts cache slots, so the padding between a shared prefix and the rest of a prompt would change
-    what it sees."""
-    return full_attention_only(model)
-
-
-def _cache_argument(model) -> str:
-    """transformers 5.x renamed ``past_key_values`` to ``cache``; both are accepted here."""
-    return "cache" if "cache" in inspect.signature(model.forward).parameters else "past_key_values"
-
-
 def generate_with_shared_prefixes(model, ids: Sequence[Sequence[int]], batch: Sequence[PromptGroup], pad_id: int,
                                   **generate_options: Any):
     """One batch: its groups' prefixes prefilled once, then ``generate`` per prompt.
@@ -138,8 +124,9 @@ def generate_with_shared_prefixes(model, ids: Sequence[Sequence[int]], batch: Se
         rest[row, rest_width - len(tokens) :] = torch.tensor(tokens)
         rest_mask[row, rest_width - len(tokens) :] = 1
     prefix, prefix_mask = prefix.to(device), prefix_mask.to(device)
-    cache_name = _cache_argument(model)
-    extra = {"logits_to_keep": 1} if "logits_to_keep" in inspect.signature(model.forward).parameters else {}
+    accepted = inspect.signature(model.forward).parameters
+    cache_name = "cache" if "cache" in accepted else "past_key_values"  # transformers 5.x renamed it
+    extra = {"logits_to_keep": 1} if "logits_to_keep" in accepted else {}
     with torch.inference_mode():
         prefilled = model(input_ids=prefix, attention_mask=prefix_mask,
                           position_ids=(prefix_mask.cumsum(-1) - 1).clamp(min=0), use_cache=True, **extra)

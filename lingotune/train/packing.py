@@ -50,15 +50,15 @@ def first_fit_rows(lengths: list[int], capacity: int) -> list[list[int]]:
 class PackingCollator:
     """Packed rows (see the module docstring). ``example_order`` says which feature each segment holds
     (rows reorder them); a per-example "weight" (self-paced learning) is passed on in feature order.
-    ``flash_attention``: one row, with the boundaries for a varlen kernel."""
+    ``one_row``: one row, with the boundaries for a varlen kernel (flash attention, segment_attention)."""
 
     pad_token_id: int = 0
-    flash_attention: bool = False
+    one_row: bool = False
 
     def __call__(self, features: list[dict[str, Any]]) -> dict[str, Any]:
         import torch
 
-        if self.flash_attention:
+        if self.one_row:
             order = list(range(len(features)))
             batch = DataCollatorWithFlattening(return_flash_attn_kwargs=True)(
                 [{"input_ids": f["input_ids"], "labels": f["labels"]} for f in features])

@@ -15,15 +15,15 @@ arguments (padded batches, generation) it is transformers' own SDPA, mask and al
 
 from __future__ import annotations
 
+import torch
+from transformers.integrations.sdpa_attention import sdpa_attention_forward
+
 ATTENTION_NAME = "lingotune_sdpa_segments"
 
 
 def segment_sdpa(module, query, key, value, attention_mask, dropout: float = 0.0, scaling: float | None = None,
                  is_causal: bool | None = None, **kwargs):
     """transformers' attention-function signature: query (batch, heads, tokens, dim) → (batch, tokens, heads, dim)."""
-    import torch
-    from transformers.integrations.sdpa_attention import sdpa_attention_forward
-
     bounds = kwargs.get("cu_seq_lens_q")
     if bounds is None or query.shape[0] != 1 or query.shape[2] != key.shape[2]:
         return sdpa_attention_forward(module, query, key, value, attention_mask, dropout=dropout, scaling=scaling,
@@ -49,8 +49,6 @@ def register() -> str:
 
 def use_segment_attention(model) -> bool:
     """Switch a model that runs transformers' SDPA on CPU to per-example attention; True when switched."""
-    import torch
-
     from lingotune.models.attention_layout import full_attention_only
 
     if (torch.cuda.is_available() or getattr(model.config, "_attn_implementation", None) != "sdpa"
