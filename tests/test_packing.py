@@ -108,7 +108,7 @@ def test_per_example_attention_never_crosses_an_example_boundary(tiny_model):
 
 def test_per_example_attention_in_bf16_runs_in_float32():
     """bf16 inputs (training under bf16 autocast) are attended in float32: PyTorch's CPU flash kernel is
-    1.2-2x faster so for short examples (its bf16 backward is slow), and more exact. Each example's output
+    1.2-2x faster that way for short examples (its bf16 backward is slow), and more exact. Each example's output
     equals float32 SDPA on that example alone, rounded to bf16, and the gradient reaches the inputs."""
     from types import SimpleNamespace
 
