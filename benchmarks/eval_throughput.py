@@ -1,6 +1,7 @@
 """Generation throughput for evaluation: one prompt at a time, lingotune's batched generation (with and
-without shared prompt beginnings encoded once), and transformers' continuous batching
-(``generate_batch``), on the quickstart's own evaluation prompts.
+without shared prompt beginnings encoded once; prompts encoded packed, the default on CPU, or padded to
+the batch's longest), and transformers' continuous batching (``generate_batch``), on the quickstart's own
+evaluation prompts.
 
 Same model (SmolLM2-135M-Instruct, the evaluation dtype lingotune picks), greedy decoding, the tasks'
 own ``max_new_tokens``: MT-Bench-X ES first turns (48 new tokens) and XQuAD-es questions with their
@@ -9,7 +10,7 @@ contexts (24). Printed per method: items/s, seconds, and how many answers equal 
 answers may differ after the first differing token).
 
     python benchmarks/eval_throughput.py [--items 48] [--json out.json]
-        [--methods unbatched,batched,batched-unshared,continuous]
+        [--methods unbatched,batched,batched-unshared,batched-padded,continuous]
 
 Last results, machine and date: benchmarks/README.md.
 """
@@ -82,7 +83,8 @@ def main() -> None:
             else:
                 out = generate_batched(model, tokenizer, conversations, max_new_tokens=max_new,
                                        batch_size=1 if method == "unbatched" else 16,
-                                       share_prefixes=method == "batched")
+                                       share_prefixes=method in ("batched", "batched-padded"),
+                                       packed_prefill=method != "batched-padded")
             seconds = time.perf_counter() - started
             answers[method] = out
             rows.append({"task": name, "method": method, "items": len(out), "seconds": seconds,

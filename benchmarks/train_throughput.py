@@ -7,7 +7,7 @@ are left out for every trainer alike):
 
 - ``lingotune``: lingotune's trainer as ``lingotune run`` uses it (packed examples, logits at target
   positions only, shuffled batches; ``lingotune/train/packing.py``; on CPU each micro-batch is one row
-  with one causal attention call per example, ``lingotune/train/segment_attention.py``);
+  with one causal attention call per example, ``lingotune/models/segment_attention.py``);
 - ``lingotune-rows``: the same with the packed rows of the trainer before that (rows as wide as the
   longest example, a block-diagonal mask in SDPA);
 - ``lingotune-keepheap``: lingotune with ``train.trim_memory_every: 0`` (freed memory is not returned to
@@ -160,7 +160,7 @@ def _trainer(kind: str, model, tokenizer, args_common: dict, examples, tokenized
     from peft import get_peft_model
 
     if kind not in ("trainer", "lingotune-padded", "lingotune-rows", "lingotune-compile"):
-        from lingotune.train.segment_attention import use_segment_attention
+        from lingotune.models.segment_attention import use_segment_attention
 
         use_segment_attention(model)  # as train.sft.prepare_trainable does for packed training
     model = get_peft_model(model, _lora_config())

@@ -67,10 +67,10 @@ def test_packed_loss_and_gradients_equal_the_padded_ones(which, request):
 
 @pytest.mark.parametrize("which", ["tiny_model", pytest.param("smollm2", marks=pytest.mark.slow)])
 def test_per_example_attention_in_one_row_gives_the_padded_loss_and_gradients(which, request):
-    """CPU training's default (train/segment_attention.py): the micro-batch in one row, one causal SDPA
+    """CPU training's default (models/segment_attention.py): the micro-batch in one row, one causal SDPA
     call per example. The padded reference runs through the same model, so its fallback (transformers'
     SDPA with the padding mask) is checked too."""
-    from lingotune.train.segment_attention import use_segment_attention
+    from lingotune.models.segment_attention import use_segment_attention
 
     resolved = request.getfixturevalue(which)
     model = _model(resolved)
@@ -89,7 +89,7 @@ def test_per_example_attention_in_one_row_gives_the_padded_loss_and_gradients(wh
 
 
 def test_per_example_attention_never_crosses_an_example_boundary(tiny_model):
-    from lingotune.train.segment_attention import use_segment_attention
+    from lingotune.models.segment_attention import use_segment_attention
 
     model = _model(tiny_model).eval()
     assert use_segment_attention(model)
@@ -112,7 +112,7 @@ def test_per_example_attention_in_bf16_runs_in_float32():
     equals float32 SDPA on that example alone, rounded to bf16, and the gradient reaches the inputs."""
     from types import SimpleNamespace
 
-    from lingotune.train.segment_attention import segment_sdpa
+    from lingotune.models.segment_attention import segment_sdpa
 
     torch.manual_seed(0)
     edges = [0, 5, 37, 64]

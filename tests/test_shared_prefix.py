@@ -54,7 +54,7 @@ def _xquad_conversations(n: int) -> list[list[dict[str, str]]]:
 
 
 @pytest.mark.slow
-def test_shared_prefixes_give_the_unshared_answers_in_float32(smollm2):
+def test_shared_prefixes_and_packed_prompts_give_the_padded_answers_in_float32(smollm2):
     """Three questions per paragraph, with an unrelated short prompt in the same batches."""
     from lingotune.models.attention_layout import full_attention_only
     from lingotune.models.chat import render
@@ -67,20 +67,30 @@ def test_shared_prefixes_give_the_unshared_answers_in_float32(smollm2):
     shared = generate_batched(model, tokenizer, conversations, max_new_tokens=12, batch_size=4)
     alone = generate_batched(model, tokenizer, conversations, max_new_tokens=12, batch_size=4,
                              share_prefixes=False)
-    assert shared == alone
+    padded = generate_batched(model, tokenizer, conversations, max_new_tokens=12, batch_size=4,
+                              share_prefixes=False, packed_prefill=False)
+    assert shared == alone == padded  # the first two encode the prompts packed, the last padded
     rendered = [tokenizer(render(tokenizer, c, add_generation_prompt=True), add_special_tokens=False).input_ids
                 for c in conversations]
     assert sorted(len(g.members) for g in group_shared_prefixes(rendered)) == [1, 3, 3]  # sharing did happen
 
 
-def test_shared_prefix_rows_get_the_logits_of_whole_prompts(tiny_model):
+@pytest.mark.parametrize("packed", [False, True], ids=["padded", "packed"])
+def test_shared_prefix_rows_get_the_logits_of_whole_prompts(tiny_model, packed, monkeypatch):
     """Groups of different prefix lengths in one batch (the shorter prefix left-padded), rests of
     different lengths (padded in the middle), and a prompt alone: each row's next-token logits equal
-    those of its whole prompt run unbatched."""
+    those of its whole prompt run unbatched. Packed: the prefixes encoded end to end in rows of at
+    most 130 tokens here (70; 90 + 39: two forwards), with per-example attention."""
+    import contextlib
+
     import torch
 
+    from lingotune.models import shared_prefix
     from lingotune.models.loading import load_model
+    from lingotune.models.segment_attention import segment_attention
     from lingotune.models.shared_prefix import generate_with_shared_prefixes
+
+    monkeypatch.setattr(shared_prefix, "PACKED_PREFILL_TOKENS", 130)
 
     model = load_model(tiny_model, dtype="float32").eval()
     generator = torch.Generator().manual_seed(0)
@@ -99,9 +109,14 @@ def test_shared_prefix_rows_get_the_logits_of_whole_prompts(tiny_model):
 
     handle = model.register_forward_hook(capture, with_kwargs=True)
     try:
-        order, new = generate_with_shared_prefixes(model, ids, batch, pad_id=0, max_new_tokens=1, do_sample=False)
+        with segment_attention(model) if packed else contextlib.nullcontext(False) as switched:
+            assert switched == packed
+            order, new = generate_with_shared_prefixes(model, ids, batch, pad_id=0, max_new_tokens=1,
+                                                       do_sample=False, packed=packed)
     finally:
         handle.remove()
+    assert len(scores) == (3 if packed else 2)  # the prefixes (two packed rows), then the rests
+    assert model.config._attn_implementation == "sdpa"  # restored
     assert order == [0, 1, 2, 3, 4] and new.shape == (5, 1)
     batched = scores[-1]  # the prefill of the prefixes comes first, then the rests
     with torch.inference_mode():

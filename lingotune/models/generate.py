@@ -46,15 +46,19 @@ def generate_batched(
     token_budget: int = 12000,
     sampling: Sampling | None = None,
     share_prefixes: bool = True,
+    packed_prefill: bool = True,
 ) -> list[str]:
     """Answers to each conversation's next assistant turn, in input order: greedy, or sampled per ``sampling``.
 
     ``token_budget`` caps padded prompt tokens per batch so long prompts (XQuAD contexts) get
     smaller batches and short ones larger, keeping memory flat. ``share_prefixes``: prompts that
     begin alike (≥ 64 tokens) are batched together and their common beginning is encoded once
-    (``models/shared_prefix.py``).
+    (``models/shared_prefix.py``). ``packed_prefill``: where per-example attention applies (CPU, SDPA,
+    no sliding window), a batch's prompts are encoded packed end to end instead of padded to the longest.
     """
     import torch
+
+    from lingotune.models.segment_attention import segment_attention  # imports transformers
 
     ensure_chat_template(tokenizer)
     tokenizer.padding_side = "left"
@@ -67,7 +71,8 @@ def generate_batched(
     device = next(model.parameters()).device
     was_training = model.training
     model.eval()
-    with progress_bar() as bar:
+    with progress_bar() as bar, segment_attention(model) as packed:
+        packed = packed and packed_prefill and min(lengths, default=0) > 1
         task = bar.add_task(description, total=len(prompts))
         for batch in plan_batches(groups, lengths, batch_size, token_budget):
             members = [i for group in batch for i in group.members]
@@ -78,9 +83,9 @@ def generate_batched(
                            "top_k": 0}
             options.update(max_new_tokens=max_new_tokens, pad_token_id=tokenizer.pad_token_id,
                            eos_token_id=tokenizer.eos_token_id)
-            if any(len(group.members) > 1 for group in batch) and min(lengths[i] for i in members) > 1:
+            if packed or (any(len(group.members) > 1 for group in batch) and min(lengths[i] for i in members) > 1):
                 members, new_tokens = generate_with_shared_prefixes(model, ids, batch, tokenizer.pad_token_id,
-                                                                    **options)
+                                                                    packed=packed, **options)
             else:
                 encoded = tokenizer([prompts[i] for i in members], return_tensors="pt", padding=True,
                                     add_special_tokens=False).to(device)

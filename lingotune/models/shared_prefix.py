@@ -17,11 +17,13 @@ as much as any change of batch shape does.
 from __future__ import annotations
 
 import inspect
+import itertools
 from collections.abc import Sequence
 from dataclasses import dataclass
 from typing import Any
 
 MIN_SHARED_TOKENS = 64  # below this the saved prefill does not pay for the extra forward pass
+PACKED_PREFILL_TOKENS = 4096  # per packed prefill forward (``_packed_prefix_cache``): a 16 MB mask
 
 
 @dataclass(frozen=True)
@@ -99,9 +101,12 @@ def plan_batches(groups: Sequence[PromptGroup], lengths: Sequence[int], batch_si
 
 
 def generate_with_shared_prefixes(model, ids: Sequence[Sequence[int]], batch: Sequence[PromptGroup], pad_id: int,
-                                  **generate_options: Any):
+                                  *, packed: bool = False, **generate_options: Any):
     """One batch: its groups' prefixes prefilled once, then ``generate`` per prompt.
 
+    A group's prefix is its shared beginning, or a lone prompt but its last token. ``packed``: the
+    prefixes are encoded side by side in one row with per-example attention (the model must be in
+    ``segment_attention``), so no padding is computed, instead of as a left-padded batch.
     Returns the prompts' indices in row order and the generated tokens (new ones only), one row each.
     """
     import torch
@@ -128,13 +133,66 @@ def generate_with_shared_prefixes(model, ids: Sequence[Sequence[int]], batch: Se
     cache_name = "cache" if "cache" in accepted else "past_key_values"  # transformers 5.x renamed it
     extra = {"logits_to_keep": 1} if "logits_to_keep" in accepted else {}
     with torch.inference_mode():
-        prefilled = model(input_ids=prefix, attention_mask=prefix_mask,
-                          position_ids=(prefix_mask.cumsum(-1) - 1).clamp(min=0), use_cache=True, **extra)
-        cache = prefilled[cache_name]
         repeat = torch.tensor([g for g, _ in rows], device=device)
-        cache.reorder_cache(repeat)
+        if packed:
+            prefixes = [ids[group.members[0]][:length] for group, length in zip(batch, prefix_lengths, strict=True)]
+            cache = _packed_prefix_cache(model, prefixes, repeat, cache_name, extra,
+                                         room=rest_width + generate_options.get("max_new_tokens", 0))
+        else:
+            prefilled = model(input_ids=prefix, attention_mask=prefix_mask,
+                              position_ids=(prefix_mask.cumsum(-1) - 1).clamp(min=0), use_cache=True, **extra)
+            cache = prefilled[cache_name]
+            cache.reorder_cache(repeat)
         input_ids = torch.cat([prefix[repeat], rest.to(device)], dim=1)
         attention_mask = torch.cat([prefix_mask[repeat], rest_mask.to(device)], dim=1)
         generated = model.generate(input_ids=input_ids, attention_mask=attention_mask, **{cache_name: cache},
                                    **generate_options)
     return [member for _, member in rows], generated[:, input_ids.shape[1] :]
+
+
+def _packed_prefix_cache(model, prefixes: Sequence[Sequence[int]], repeat, cache_name: str, extra: dict[str, Any],
+                         room: int):
+    """The left-padded cache of ``prefixes`` for rows ``repeat`` (a prefix index each), computed from rows
+    that pack the prefixes end to end, with ``room`` tokens reserved (``models/reserved_cache.py``).
+
+    Padding a batch to its longest prompt made a third of the prefill padding (MT-Bench-X ES: 17,680
+    tokens encoded for 11,956 real ones). Each packed forward holds at most ``PACKED_PREFILL_TOKENS``
+    (transformers still builds a tokens x tokens boolean mask that the per-example attention ignores).
+    Positions restart per prefix, as in the padded batch, so the keys carry the same rotary positions.
+    Written by hand: transformers' ``generate`` takes one cache for the whole batch and has no varlen
+    prefill on CPU.
+    """
+    import torch
+
+    from lingotune.models.reserved_cache import reserved_cache
+
+    device = next(model.parameters()).device
+    chunks: list[list[int]] = [[]]
+    for index, prefix in enumerate(prefixes):
+        if chunks[-1] and sum(len(prefixes[i]) for i in chunks[-1]) + len(prefix) > PACKED_PREFILL_TOKENS:
+            chunks.append([])
+        chunks[-1].append(index)
+    pieces: list[list[tuple[Any, Any]]] = [[] for _ in prefixes]  # per prefix, per layer: keys, values
+    for chunk in chunks:
+        lengths = [len(prefixes[i]) for i in chunk]
+        edges = torch.tensor([0, *itertools.accumulate(lengths)], dtype=torch.int32, device=device)
+        tokens = torch.tensor([[t for i in chunk for t in prefixes[i]]], device=device)
+        positions = torch.tensor([[p for n in lengths for p in range(n)]], device=device)
+        encoded = model(input_ids=tokens, position_ids=positions, use_cache=True, cu_seq_lens_q=edges,
+                        cu_seq_lens_k=edges, max_length_q=max(lengths), max_length_k=max(lengths), **extra)
+        for layer in encoded[cache_name].layers:
+            for index, start, end in zip(chunk, edges[:-1].tolist(), edges[1:].tolist(), strict=True):
+                pieces[index].append((layer.keys[0, :, start:end], layer.values[0, :, start:end]))
+        del encoded
+    width = max(len(prefix) for prefix in prefixes)
+    layers = []
+    for layer_index in range(len(pieces[0])):
+        first_keys, first_values = pieces[0][layer_index]
+        keys = first_keys.new_zeros((len(repeat), first_keys.shape[0], width, first_keys.shape[-1]))
+        values = first_values.new_zeros((len(repeat), first_values.shape[0], width, first_values.shape[-1]))
+        for row, index in enumerate(repeat.tolist()):
+            row_keys, row_values = pieces[index][layer_index]
+            keys[row, :, width - row_keys.shape[1] :] = row_keys
+            values[row, :, width - row_values.shape[1] :] = row_values
+        layers.append((keys, values))
+    return reserved_cache(model.config, layers, room)

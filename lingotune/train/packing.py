@@ -95,7 +95,7 @@ def uses_flash_attention(model) -> bool:
 
 def packs_one_row(model) -> bool:
     """Varlen attention (flash kernels, or ``segment_attention`` on CPU): the micro-batch is one row."""
-    from lingotune.train.segment_attention import uses_segment_attention
+    from lingotune.models.segment_attention import uses_segment_attention
 
     return uses_flash_attention(model) or uses_segment_attention(model)
 

@@ -149,7 +149,7 @@ def prepare_trainable(model: ResolvedModel, spec: TrainSpec, seed: int, trust_re
         frozen = apply_freeze(trained, spec.freeze)
         console.print(f"Frozen {len(frozen)} parameters ({spec.freeze.describe()})")
     if spec.packing and not spec.compile:  # per-example attention on CPU (a Python loop: not for compile)
-        from lingotune.train.segment_attention import use_segment_attention
+        from lingotune.models.segment_attention import use_segment_attention
 
         use_segment_attention(trained)
     if spec.checkpoint_above_tokens is not None:

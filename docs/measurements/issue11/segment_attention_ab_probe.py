@@ -1,6 +1,6 @@
 """A/B of packed training layouts on the quickstart's examples: rows with a block-diagonal mask
 ("rows", the trainer before 2026-12-05 afternoon) against one row with one causal SDPA call per example
-("seg", train/segment_attention.py). Same examples, 4 x 2 micro-batches, bf16 autocast, LoRA r16,
+("seg", models/segment_attention.py). Same examples, 4 x 2 micro-batches, bf16 autocast, LoRA r16,
 micro-batches over 1,024 tokens recomputing some layers (the quickstart's checkpoint_above_tokens),
 1 warm-up step then N timed steps.
 

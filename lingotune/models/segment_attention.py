@@ -1,4 +1,5 @@
-"""Attention over packed examples one example at a time, for training on CPU.
+"""Attention over packed examples one example at a time, on CPU: for training, and for encoding
+generation prompts without padding (``models/shared_prefix.py``).
 
 A packed row's block-diagonal mask makes SDPA compute every query against every key of the row, and
 an explicit mask also stops PyTorch's CPU flash kernel from skipping the blocks above the diagonal;
@@ -14,13 +15,15 @@ the quickstart's short examples (a causal forward + backward of 170 tokens, 9 he
 lower peak (2,636-2,661 MB against 2,789-2,808 MB), and the attention is the more exact for it.
 
 Written by hand: PyTorch's varlen SDPA is CUDA-only and transformers' ``sdpa`` takes a dense mask. A
-model uses this only while lingotune trains it (``use_segment_attention``); without the varlen
-arguments (padded batches, generation) it is transformers' own SDPA, mask and all.
+model uses this only while lingotune trains it (``use_segment_attention``) or encodes packed prompts
+(``segment_attention``); without the varlen arguments (padded batches, decoding steps) it is
+transformers' own SDPA, mask and all.
 """
 
 from __future__ import annotations
 
-from contextlib import nullcontext
+from collections.abc import Iterator
+from contextlib import contextmanager, nullcontext
 
 import torch
 from transformers.integrations.sdpa_attention import sdpa_attention_forward
@@ -69,6 +72,23 @@ def use_segment_attention(model) -> bool:
         return False
     model.set_attn_implementation(register())
     return True
+
+
+@contextmanager
+def segment_attention(model) -> Iterator[bool]:
+    """Per-example attention for the duration (True), or False where it cannot apply (GPU, another
+    attention implementation, sliding windows); the model's own implementation is restored after."""
+    if uses_segment_attention(model):
+        yield True
+        return
+    original = getattr(model.config, "_attn_implementation", None)
+    if not use_segment_attention(model):
+        yield False
+        return
+    try:
+        yield True
+    finally:
+        model.set_attn_implementation(original)
 
 
 def uses_segment_attention(model) -> bool:

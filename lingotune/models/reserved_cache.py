@@ -1,0 +1,59 @@
+"""A key/value cache whose room for the generated tokens is reserved up front.
+
+transformers' ``DynamicLayer`` grows by ``torch.cat`` at every decoding step, so each step copies the
+whole cache into newly allocated memory: 13 % of the generation time on 2 CPU cores (profiled over
+32 MT-Bench-X prompts, 48 new tokens), most of it faulting fresh pages in. Here the keys and values are
+views of buffers long enough for the prompt and every new token; a step writes one column in place.
+PyTorch's CPU SDPA kernel takes the strided views at no extra cost (0.37 against 0.37 ms per decoding
+call over 300 cached tokens, batch 16, bf16).
+
+Written by hand: transformers' ``StaticLayer`` also writes in place, but makes every step attend over
+the whole reserved length (21.3 s against 19.4 s on the same prompts) and ``DynamicLayer`` has no
+reserve. Anything that replaces the tensors (``reorder_cache``, ``batch_select_indices``: not used by
+greedy or sampled generation) leaves the layer concatenating again, as transformers' own would.
+"""
+
+from __future__ import annotations
+
+import torch
+from transformers import DynamicCache
+from transformers.cache_utils import DynamicLayer
+
+
+class ReservedLayer(DynamicLayer):
+    """Keys and values (batch, heads, tokens, dim) held as views of buffers with ``room`` more tokens."""
+
+    def __init__(self, keys: torch.Tensor, values: torch.Tensor, room: int) -> None:
+        super().__init__()
+        length = keys.shape[-2]
+        self._key_buffer = keys.new_empty((*keys.shape[:-2], length + room, keys.shape[-1]))
+        self._value_buffer = values.new_empty((*values.shape[:-2], length + room, values.shape[-1]))
+        self._key_buffer[..., :length, :] = keys
+        self._value_buffer[..., :length, :] = values
+        self.device = keys.device
+        self.keys, self.values = self._key_buffer[..., :length, :], self._value_buffer[..., :length, :]
+        self.is_initialized = True
+
+    def _in_buffer(self, new_length: int) -> bool:
+        return (self.keys.data_ptr() == self._key_buffer.data_ptr()
+                and self.keys.shape[:-2] == self._key_buffer.shape[:-2]
+                and self.values.data_ptr() == self._value_buffer.data_ptr()
+                and new_length <= self._key_buffer.shape[-2])
+
+    def update(self, key_states: torch.Tensor, value_states: torch.Tensor, *args, **kwargs):
+        length = self.keys.shape[-2]
+        new_length = length + key_states.shape[-2]
+        if not self._in_buffer(new_length):  # replaced, or out of room: concatenate, as DynamicLayer does
+            return super().update(key_states, value_states, *args, **kwargs)
+        self._key_buffer[..., length:new_length, :] = key_states
+        self._value_buffer[..., length:new_length, :] = value_states
+        self.keys = self._key_buffer[..., :new_length, :]
+        self.values = self._value_buffer[..., :new_length, :]
+        return self.keys, self.values
+
+
+def reserved_cache(config, layers: list[tuple[torch.Tensor, torch.Tensor]], room: int) -> DynamicCache:
+    """A ``DynamicCache`` (what ``generate`` expects) holding ``layers``' keys and values, ``room`` tokens to spare."""
+    cache = DynamicCache(config=config)
+    cache.layers = [ReservedLayer(keys, values, room) for keys, values in layers]
+    return cache
