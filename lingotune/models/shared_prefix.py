@@ -10,8 +10,10 @@ transformers' ``generate`` takes one prefilled cache for a whole batch and no pe
 batch's distinct prefixes are prefilled together (left-padded), the cache rows are repeated for the
 prompts that share them (``Cache.reorder_cache``), and ``generate`` continues from the rest of each
 prompt, padded in the middle: positions come from the attention mask, as in any left-padded batch.
-Greedy answers equal the unshared ones in float32 (tests/test_shared_prefix.py); in bf16 they differ
-as much as any change of batch shape does.
+On CPU the prefixes are not padded either: they are encoded packed end to end with per-example
+attention (``_packed_prefix_cache``), which is also how lone prompts are encoded there. Greedy answers
+equal the unshared, padded ones in float32 (tests/test_shared_prefix.py); in bf16 they differ as much
+as any change of batch shape does.
 """
 
 from __future__ import annotations
@@ -168,10 +170,13 @@ def _packed_prefix_cache(model, prefixes: Sequence[Sequence[int]], repeat, cache
 
     device = next(model.parameters()).device
     chunks: list[list[int]] = [[]]
+    filled = 0
     for index, prefix in enumerate(prefixes):
-        if chunks[-1] and sum(len(prefixes[i]) for i in chunks[-1]) + len(prefix) > PACKED_PREFILL_TOKENS:
+        if chunks[-1] and filled + len(prefix) > PACKED_PREFILL_TOKENS:
             chunks.append([])
+            filled = 0
         chunks[-1].append(index)
+        filled += len(prefix)
     pieces: list[list[tuple[Any, Any]]] = [[] for _ in prefixes]  # per prefix, per layer: keys, values
     for chunk in chunks:
         lengths = [len(prefixes[i]) for i in chunk]
