@@ -14,6 +14,14 @@ def _steps(generator: torch.Generator, n: int, width: int = 1) -> list[tuple[tor
             for _ in range(n)]
 
 
+def _reserved(keys: torch.Tensor, values: torch.Tensor, room: int) -> ReservedLayer:
+    """A layer holding ``keys`` and ``values`` in buffers with ``room`` tokens more, as the prefill fills them."""
+    buffers = [t.new_zeros((*t.shape[:-2], t.shape[-2] + room, t.shape[-1])) for t in (keys, values)]
+    for buffer, tensor in zip(buffers, (keys, values), strict=True):
+        buffer[..., : tensor.shape[-2], :] = tensor
+    return ReservedLayer(*buffers, length=keys.shape[-2])
+
+
 def _growing(keys: torch.Tensor, values: torch.Tensor) -> DynamicLayer:
     layer = DynamicLayer()
     layer.update(keys, values)
@@ -23,7 +31,7 @@ def _growing(keys: torch.Tensor, values: torch.Tensor) -> DynamicLayer:
 def test_reserved_layer_returns_the_growing_layers_keys_and_values_while_writing_in_place():
     generator = torch.Generator().manual_seed(0)
     keys, values = torch.randn(3, 2, 5, 4, generator=generator), torch.randn(3, 2, 5, 4, generator=generator)
-    reserved, growing = ReservedLayer(keys, values, room=6), _growing(keys, values)
+    reserved, growing = _reserved(keys, values, room=6), _growing(keys, values)
     buffer = reserved._key_buffer.data_ptr()
     for new_keys, new_values in [*_steps(generator, 3), *_steps(generator, 1, width=3)]:  # 6 tokens: the room
         got, expected = reserved.update(new_keys, new_values), growing.update(new_keys, new_values)
@@ -39,7 +47,7 @@ def test_reserved_layer_returns_the_growing_layers_keys_and_values_while_writing
 def test_reserved_layer_grows_again_after_its_rows_are_reordered():
     generator = torch.Generator().manual_seed(1)
     keys, values = torch.randn(3, 2, 5, 4, generator=generator), torch.randn(3, 2, 5, 4, generator=generator)
-    reserved, growing = ReservedLayer(keys, values, room=8), _growing(keys, values)
+    reserved, growing = _reserved(keys, values, room=8), _growing(keys, values)
     order = torch.tensor([2, 0, 0, 1])
     reserved.reorder_cache(order)
     growing.reorder_cache(order)

@@ -21,17 +21,14 @@ from transformers.cache_utils import DynamicLayer
 
 
 class ReservedLayer(DynamicLayer):
-    """Keys and values (batch, heads, tokens, dim) held as views of buffers with ``room`` more tokens."""
+    """Keys and values (batch, heads, tokens, dim): the first ``length`` tokens of the buffers given, whose
+    remaining tokens are the room. The buffers are the caller's, filled in place (no copy here)."""
 
-    def __init__(self, keys: torch.Tensor, values: torch.Tensor, room: int) -> None:
+    def __init__(self, key_buffer: torch.Tensor, value_buffer: torch.Tensor, length: int) -> None:
         super().__init__()
-        length = keys.shape[-2]
-        self._key_buffer = keys.new_empty((*keys.shape[:-2], length + room, keys.shape[-1]))
-        self._value_buffer = values.new_empty((*values.shape[:-2], length + room, values.shape[-1]))
-        self._key_buffer[..., :length, :] = keys
-        self._value_buffer[..., :length, :] = values
-        self.device = keys.device
-        self.keys, self.values = self._key_buffer[..., :length, :], self._value_buffer[..., :length, :]
+        self._key_buffer, self._value_buffer = key_buffer, value_buffer
+        self.device = key_buffer.device
+        self.keys, self.values = key_buffer[..., :length, :], value_buffer[..., :length, :]
         self.is_initialized = True
 
     def _in_buffer(self, new_length: int) -> bool:
@@ -52,8 +49,9 @@ class ReservedLayer(DynamicLayer):
         return self.keys, self.values
 
 
-def reserved_cache(config, layers: list[tuple[torch.Tensor, torch.Tensor]], room: int) -> DynamicCache:
-    """A ``DynamicCache`` (what ``generate`` expects) holding ``layers``' keys and values, ``room`` tokens to spare."""
+def reserved_cache(config, buffers: list[tuple[torch.Tensor, torch.Tensor]], length: int) -> DynamicCache:
+    """A ``DynamicCache`` (what ``generate`` expects) holding the first ``length`` tokens of each layer's
+    key and value buffers, the rest of them to spare."""
     cache = DynamicCache(config=config)
-    cache.layers = [ReservedLayer(keys, values, room) for keys, values in layers]
+    cache.layers = [ReservedLayer(keys, values, length) for keys, values in buffers]
     return cache

@@ -17,12 +17,12 @@ REPO = Path(__file__).resolve().parents[3]
 sys.path.insert(0, str(REPO / "benchmarks"))
 
 
-def _growing_cache(config, layers, room):
+def _growing_cache(config, buffers, length):
     from transformers import DynamicCache
 
     cache = DynamicCache(config=config)
-    for index, (keys, values) in enumerate(layers):
-        cache.update(keys, values, index)
+    for index, (keys, values) in enumerate(buffers):
+        cache.update(keys[..., :length, :].contiguous(), values[..., :length, :].contiguous(), index)
     return cache
 
 
