@@ -19,6 +19,8 @@ are left out for every trainer alike):
 - ``trl-packed``: the same with ``packing=True`` (TRL's best-fit-decreasing packing, padding-free);
 - ``trainer``: plain transformers ``Trainer`` with right padding and the model's own loss;
 - ``lingotune-compile`` / ``lingotune-ckpt``: lingotune with ``torch.compile`` / gradient checkpointing;
+- ``lingotune-castinputs``: lingotune with PEFT casting each LoRA layer's input to float32 (the trainer
+  before 2026-12-05 night; ``train.callbacks.SkipAdapterInputCasts``);
 - ``lingotune-ckptlong``: lingotune recomputing part of the micro-batches over 1,024 tokens
   (``train.checkpoint_above_tokens: 1024``; ``lingotune/train/checkpointing.py``).
 
@@ -52,7 +54,7 @@ from pathlib import Path
 REPO = Path(__file__).resolve().parent.parent
 ALL = ["lingotune", "lingotune-padded", "trl", "trl-packed", "trainer"]
 EXTRA = ["lingotune-rows", "lingotune-compile", "lingotune-ckpt", "lingotune-ckptlong", "lingotune-accum2",
-         "lingotune-keepheap"]
+         "lingotune-keepheap", "lingotune-castinputs"]
 LLAMA_7B = dict(hidden_size=4096, intermediate_size=11008, num_hidden_layers=32, num_attention_heads=32,
                 num_key_value_heads=32, max_position_embeddings=4096, rms_norm_eps=1e-5, tie_word_embeddings=False)
 
@@ -183,8 +185,13 @@ def _trainer(kind: str, model, tokenizer, args_common: dict, examples, tokenized
         from lingotune.train.checkpointing import checkpoint_long_batches
 
         checkpoint_long_batches(model, 1024)
-    return make_trainer(model, tokenizer, tokenized, training_arguments(spec, out, 0, save_strategy="no"), [],
-                        spec.packing, trim_memory_every=spec.trim_memory_every)
+    trainer = make_trainer(model, tokenizer, tokenized, training_arguments(spec, out, 0, save_strategy="no"), [],
+                           spec.packing, trim_memory_every=spec.trim_memory_every)
+    if kind == "lingotune-castinputs":
+        from lingotune.train.callbacks import SkipAdapterInputCasts
+
+        trainer.remove_callback(SkipAdapterInputCasts)
+    return trainer
 
 
 def worker(kind: str, opts) -> dict:

@@ -17,7 +17,7 @@ from lingotune.core.context import RunContext
 from lingotune.core.progress import console
 from lingotune.models.loading import resolve_dtype
 from lingotune.models.sources import ResolvedModel
-from lingotune.train.callbacks import MetricsJsonl, RichProgress, TrimHeap
+from lingotune.train.callbacks import MetricsJsonl, RichProgress, SkipAdapterInputCasts, TrimHeap
 from lingotune.train.packing import training_collator
 from lingotune.train.self_paced import (
     WeightedDataCollator,
@@ -60,7 +60,8 @@ def train_self_paced_phase(model: ResolvedModel, tokenizer, examples: list[Token
                            else WeightedDataCollator(tokenizer, padding=True, label_pad_token_id=-100)),
             optimizers=(optimizer, scheduler),
             callbacks=[MetricsJsonl(metrics_path, phase, 0, step_offset + state["steps"]),
-                       RichProgress(f"Training {phase} (SPL epoch {epoch + 1})"), TrimHeap(spec.trim_memory_every)],
+                       RichProgress(f"Training {phase} (SPL epoch {epoch + 1})"), TrimHeap(spec.trim_memory_every),
+                       SkipAdapterInputCasts()],
         )
         trainer.remove_callback(PrinterCallback)
         output = trainer.train()

@@ -228,11 +228,11 @@ def make_trainer(trained, tokenizer, examples: list[TokenizedExample], args, cal
     """lingotune's Trainer on tokenised examples (also what benchmarks/train_throughput.py times)."""
     from transformers.trainer_callback import PrinterCallback
 
-    from lingotune.train.callbacks import TrimHeap
+    from lingotune.train.callbacks import SkipAdapterInputCasts, TrimHeap
     from lingotune.train.packing import LabelLossTrainer, training_collator
 
     trainer = LabelLossTrainer(model=trained, args=args, train_dataset=_dataset(examples),
-                               callbacks=[*callbacks, TrimHeap(trim_memory_every)],
+                               callbacks=[*callbacks, TrimHeap(trim_memory_every), SkipAdapterInputCasts()],
                                data_collator=training_collator(tokenizer, trained, packing),
                                unlikelihood_weight=unlikelihood_weight)
     trainer.remove_callback(PrinterCallback)  # RichProgress and metrics.jsonl replace the dict printouts

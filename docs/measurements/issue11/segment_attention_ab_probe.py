@@ -4,7 +4,11 @@
 micro-batches over 1,024 tokens recomputing some layers (the quickstart's checkpoint_above_tokens),
 1 warm-up step then N timed steps.
 
-Run from the repository root: ``python docs/measurements/issue11/segment_attention_ab_probe.py rows|seg [N]``;
+Since 2026-12-05 night ``seg`` also skips PEFT's LoRA input casts while training
+(``train.callbacks.SkipAdapterInputCasts``); ``seg-casts`` is ``seg`` with the casts, as before
+(adapter_input_casts_ab_2026-12-05.json).
+
+Run from the repository root: ``python docs/measurements/issue11/segment_attention_ab_probe.py rows|seg|seg-casts [N]``;
 it prints one JSON line (timed seconds, median step, peak RSS, the logged losses).
 Results of 2026-12-05: segment_attention_ab_2026-12-05.json (measured with the benchmark's
 lingotune-ckptlong kind, before the benchmark's lingotune kinds switched to per-example attention).
@@ -34,9 +38,13 @@ def main(mode: str, steps: int) -> None:
     args = dict(per_device_train_batch_size=4, gradient_accumulation_steps=2, max_steps=steps + 1,
                 learning_rate=2e-4, bf16=True, use_cpu=True, report_to="none", save_strategy="no", logging_steps=1,
                 disable_tqdm=True, dataloader_num_workers=0, seed=0)
-    kind = "lingotune" if mode == "seg" else "lingotune-rows"
+    kind = "lingotune-rows" if mode == "rows" else "lingotune"
     trainer = bench._trainer(kind, model, tokenizer, args, examples, tokenized, 384, Path("/tmp/segment-ab") / mode)
     checkpoint_long_batches(trainer.model, 1024)
+    if mode == "seg-casts":
+        from lingotune.train.callbacks import SkipAdapterInputCasts
+
+        trainer.remove_callback(SkipAdapterInputCasts)
     times: list[float] = []
     losses: list[float] = []
 

@@ -1,0 +1,65 @@
+"""LoRA training under autocast skips PEFT's cast of each adapter input to float32: the same gradients,
+and the casts are back once training ends."""
+
+from __future__ import annotations
+
+import torch
+
+
+def _lora_model(tiny_model):
+    from peft import LoraConfig, get_peft_model
+    from transformers import AutoModelForCausalLM
+
+    torch.manual_seed(0)
+    base = AutoModelForCausalLM.from_pretrained(tiny_model.path, dtype=torch.bfloat16, use_safetensors=True)
+    config = LoraConfig(r=4, lora_alpha=8, target_modules="all-linear", init_lora_weights=False)
+    return get_peft_model(base, config)  # bf16 base, float32 adapters: what lingotune's LoRA trains
+
+
+def test_skipping_the_adapter_input_casts_under_autocast_changes_no_gradient(tiny_model):
+    from lingotune.train.callbacks import set_adapter_input_casts
+
+    model = _lora_model(tiny_model)
+    ids = torch.randint(0, 200, (2, 24))
+
+    def grads():
+        model.zero_grad()
+        with torch.autocast("cpu", dtype=torch.bfloat16):
+            model(input_ids=ids, labels=ids).loss.backward()
+        return {n: p.grad.clone() for n, p in model.named_parameters() if p.grad is not None}
+
+    cast = grads()
+    assert set_adapter_input_casts(model, False) > 0
+    skipped = grads()
+    assert cast.keys() == skipped.keys() and cast
+    for name, grad in cast.items():
+        assert torch.equal(grad, skipped[name]), name
+
+
+def test_training_skips_the_casts_and_restores_them_after(tiny_model, tmp_path):
+    from transformers import TrainerCallback
+
+    from lingotune.models.loading import load_tokenizer
+    from lingotune.train.sft import make_trainer, training_arguments
+    from lingotune.train.spec import TrainSpec
+    from lingotune.train.tokenize import tokenize_examples
+    from tests.test_packing import REPLAY, load_alpaca
+
+    model = _lora_model(tiny_model)
+    tokenizer = load_tokenizer(tiny_model, padding_side="right")
+    tokenized, _ = tokenize_examples(tokenizer, load_alpaca(REPLAY, "en")[:8], max_length=256)
+    spec = TrainSpec(batch_size=2, max_steps=2, save_steps=100, dtype="bfloat16")
+    seen: list[bool] = []
+
+    class Watch(TrainerCallback):
+        def on_step_end(self, args, state, control, model=None, **kwargs):
+            seen.extend(m.cast_input_dtype_enabled for m in model.modules() if hasattr(m, "cast_input_dtype_enabled"))
+
+    trainer = make_trainer(model, tokenizer, tokenized, training_arguments(spec, tmp_path, 0, save_strategy="no"),
+                           [Watch()], True)
+    trainer.train()
+    assert seen and not any(seen)
+    layers = [m for m in model.modules() if hasattr(m, "cast_input_dtype_enabled")]
+    assert layers and all(m.cast_input_dtype_enabled for m in layers)
+    with torch.no_grad():  # outside autocast the bf16 activations meet float32 adapters through the casts
+        model(input_ids=torch.tensor([tokenized[0].input_ids]))
