@@ -52,11 +52,13 @@ def test_freed_small_blocks_go_back_to_the_kernel():
     assert len(kept) == 800
 
 
-@pytest.mark.parametrize(("every", "trims"), [(1, 6), (2, 2), (0, 0)])
+@pytest.mark.parametrize(("every", "above_mb", "trims"), [(1, None, 6), (2, None, 2), (0, None, 0),
+                                                          (1, 1.0, 6), (1, 1e9, 0)])
 def test_training_trims_the_heap_after_each_micro_batch_of_the_steps_it_trims(tiny_model, tmp_path, monkeypatch,
-                                                                                 every, trims):
+                                                                                 every, above_mb, trims):
     # 3 steps of 2 micro-batches: trimming every step trims after all 6 micro-batches (the second one of a
-    # step must not start on top of the first one's freed activations); every 2 steps, after both of step 2
+    # step must not start on top of the first one's freed activations); every 2 steps, after both of step 2;
+    # with a resident-memory threshold, only above it (1 MB: always; 1e9 MB: never)
     from lingotune.models.loading import load_tokenizer
     from lingotune.train import callbacks
     from lingotune.train.sft import train_sft
@@ -70,7 +72,7 @@ def test_training_trims_the_heap_after_each_micro_batch_of_the_steps_it_trims(ti
     tokenized, _ = tokenize_examples(tokenizer, load_alpaca(REPLAY, "en")[:12], max_length=512)
     examples = [TokenizedExample(e.input_ids, e.assistant_masks) for e in tokenized]
     spec = TrainSpec(batch_size=2, grad_accum=2, max_steps=3, save_steps=100, dtype="float32",
-                     trim_memory_every=every)
+                     trim_memory_every=every, trim_memory_above_mb=above_mb)
     train_sft(tiny_model, tokenizer, examples, spec, tmp_path, seed=0)
     assert len(calls) == trims
 

@@ -9,7 +9,7 @@ from pathlib import Path
 from transformers import TrainerCallback
 
 from lingotune.core.context import is_main_process
-from lingotune.core.peak_memory import trim_heap
+from lingotune.core.peak_memory import rss_mb, trim_heap
 from lingotune.core.progress import progress_bar
 
 LOGGED_KEYS = ("loss", "learning_rate", "grad_norm", "epoch", "train_runtime", "train_loss")
@@ -82,10 +82,11 @@ class TrimHeap(TrainerCallback):
     ``core.peak_memory.trim_heap``), and between the micro-batches of those steps (gradient accumulation):
     each packed batch has its own shapes, and without it the freed activations of earlier steps, or of
     the step's first micro-batch, stay resident under the next one. The price: trimmed pages are faulted
-    in again by the next steps (measured, benchmarks/README.md)."""
+    in again by the next steps (measured, benchmarks/README.md). With ``above_mb``
+    (``train.trim_memory_above_mb``) only while resident memory is above it."""
 
-    def __init__(self, every: int = 1) -> None:
-        self.every = every
+    def __init__(self, every: int = 1, above_mb: float | None = None) -> None:
+        self.every, self.above_mb = every, above_mb
 
     def on_step_end(self, args, state, control, **kwargs):
         self._trim_in(state.global_step)
@@ -94,7 +95,7 @@ class TrimHeap(TrainerCallback):
         self._trim_in(state.global_step + 1)  # global_step counts finished steps: this is inside the next one
 
     def _trim_in(self, step: int) -> None:
-        if self.every and step % self.every == 0:
+        if self.every and step % self.every == 0 and (self.above_mb is None or (rss_mb() or 0.0) > self.above_mb):
             trim_heap()
 
 

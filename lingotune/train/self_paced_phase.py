@@ -60,8 +60,8 @@ def train_self_paced_phase(model: ResolvedModel, tokenizer, examples: list[Token
                            else WeightedDataCollator(tokenizer, padding=True, label_pad_token_id=-100)),
             optimizers=(optimizer, scheduler),
             callbacks=[MetricsJsonl(metrics_path, phase, 0, step_offset + state["steps"]),
-                       RichProgress(f"Training {phase} (SPL epoch {epoch + 1})"), TrimHeap(spec.trim_memory_every),
-                       SkipAdapterInputCasts()],
+                       RichProgress(f"Training {phase} (SPL epoch {epoch + 1})"),
+                       TrimHeap(spec.trim_memory_every, spec.trim_memory_above_mb), SkipAdapterInputCasts()],
         )
         trainer.remove_callback(PrinterCallback)
         output = trainer.train()

@@ -198,7 +198,7 @@ def train_sft(
     ]
     trainer = make_trainer(trained, tokenizer, examples, training_arguments(spec, checkpoint_dir, seed), callbacks,
                            spec.packing, spec.unlikelihood.weight if spec.unlikelihood else 0.0,
-                           spec.trim_memory_every)
+                           spec.trim_memory_every, spec.trim_memory_above_mb)
     tokens_per_epoch = sum(len(e.input_ids) for e in examples)
     if resume_from is not None and training_finished(trainer, resume_from):
         # Trainer.train() would take one step past max_steps before it stops (train/resume.py, 2)
@@ -224,7 +224,8 @@ def train_sft(
 
 
 def make_trainer(trained, tokenizer, examples: list[TokenizedExample], args, callbacks: list, packing: bool,
-                 unlikelihood_weight: float = 0.0, trim_memory_every: int = 1):
+                 unlikelihood_weight: float = 0.0, trim_memory_every: int = 1,
+                 trim_memory_above_mb: float | None = None):
     """lingotune's Trainer on tokenised examples (also what benchmarks/train_throughput.py times)."""
     from transformers.trainer_callback import PrinterCallback
 
@@ -232,7 +233,8 @@ def make_trainer(trained, tokenizer, examples: list[TokenizedExample], args, cal
     from lingotune.train.packing import LabelLossTrainer, training_collator
 
     trainer = LabelLossTrainer(model=trained, args=args, train_dataset=_dataset(examples),
-                               callbacks=[*callbacks, TrimHeap(trim_memory_every), SkipAdapterInputCasts()],
+                               callbacks=[*callbacks, TrimHeap(trim_memory_every, trim_memory_above_mb),
+                                          SkipAdapterInputCasts()],
                                data_collator=training_collator(tokenizer, trained, packing),
                                unlikelihood_weight=unlikelihood_weight)
     trainer.remove_callback(PrinterCallback)  # RichProgress and metrics.jsonl replace the dict printouts

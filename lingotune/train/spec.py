@@ -69,6 +69,12 @@ class TrainSpec(Strict):
                                    "0: never). Quickstart on 2 CPU cores, before its oneDNN cap and "
                                    "checkpoint_above_tokens: every step 4.3 GB peak, every 4 steps 5.0 GB, never "
                                    "6.6 GB; 7 % slower than every 4 (benchmarks/README.md)")
+    trim_memory_above_mb: float | None = Field(default=None, gt=0, description="trim (trim_memory_every) only "
+                                               "when the process's resident memory is above this many MB: the "
+                                               "heap is reused until then, and reusing it spares faulting its "
+                                               "pages in again. Quickstart's training at 2,500: 226 s, 3.1 GB "
+                                               "peak; trimming every micro-batch 243 s, 3.0 GB; never 209 s, "
+                                               "3.6 GB and rising (benchmarks/README.md)")
 
     @model_validator(mode="after")
     def _one_checkpointing(self) -> TrainSpec:
