@@ -103,8 +103,8 @@ class SkipAdapterInputCasts(TrainerCallback):
     """While a Trainer trains under autocast, PEFT no longer casts each LoRA layer's input to the
     adapter's float32. PEFT casts the bf16 activation to float32, and autocast casts it back to bf16
     for the matmul: two copies of the input per layer in the forward and two in the backward, for the
-    same numbers (bf16 → float32 → bf16 is exact). 8 quickstart steps took 34.2 / 35.5 s instead of
-    39.4 / 38.6 s, at a 200-280 MB lower peak (benchmarks/README.md). The casts are restored when
+    same numbers (bf16 → float32 → bf16 is exact). 10 quickstart steps took 46.2 / 45.4 s instead of
+    49.8 / 50.2 s, at a 280-350 MB lower peak (benchmarks/README.md). The casts are restored when
     training ends: outside autocast a bf16 input needs them to meet float32 adapter weights."""
 
     def on_train_begin(self, args, state, control, model=None, **kwargs):
