@@ -4,6 +4,7 @@ memory and dtype settings that hold only while the Trainer trains."""
 from __future__ import annotations
 
 import json
+from contextlib import ExitStack
 from pathlib import Path
 
 from transformers import TrainerCallback
@@ -104,22 +105,19 @@ class SkipAdapterInputCasts(TrainerCallback):
     adapter's float32. PEFT casts the bf16 activation to float32, and autocast casts it back to bf16
     for the matmul: two copies of the input per layer in the forward and two in the backward, for the
     same numbers (bf16 → float32 → bf16 is exact). 10 quickstart steps took 46.2 / 45.4 s instead of
-    49.8 / 50.2 s, at a 280-350 MB lower peak (benchmarks/README.md). The casts are restored when
-    training ends: outside autocast a bf16 input needs them to meet float32 adapter weights."""
+    49.8 / 50.2 s, at a 280-350 MB lower peak (benchmarks/README.md). PEFT's own
+    ``disable_input_dtype_casting`` is entered when training begins and left when it ends, which puts
+    each layer's setting back as it was: outside autocast a bf16 input needs the casts to meet float32
+    adapter weights."""
+
+    def __init__(self) -> None:
+        self._casts_off = ExitStack()
 
     def on_train_begin(self, args, state, control, model=None, **kwargs):
         if (args.bf16 or args.fp16) and model is not None:
-            set_adapter_input_casts(model, False)
+            from peft.helpers import disable_input_dtype_casting
 
-    def on_train_end(self, args, state, control, model=None, **kwargs):
-        if model is not None:
-            set_adapter_input_casts(model, True)
+            self._casts_off.enter_context(disable_input_dtype_casting(model))
 
-
-def set_adapter_input_casts(model, enabled: bool) -> int:
-    """What ``peft.helpers.disable_input_dtype_casting`` sets, outside a ``with`` block (the Trainer's
-    callbacks begin and end training in different calls); returns how many layers have the setting."""
-    layers = [m for m in model.modules() if hasattr(m, "cast_input_dtype_enabled")]
-    for layer in layers:
-        layer.cast_input_dtype_enabled = enabled
-    return len(layers)
+    def on_train_end(self, args, state, control, **kwargs):
+        self._casts_off.close()
