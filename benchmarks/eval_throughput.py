@@ -1,6 +1,7 @@
 """Generation throughput for evaluation: one prompt at a time, lingotune's batched generation (with and
 without shared prompt beginnings encoded once; prompts encoded packed, the default on CPU, or padded to
-the batch's longest), and transformers' continuous batching (``generate_batch``), on the quickstart's own
+the batch's longest; bf16 linear weights packed once for oneDNN, the default on CPU, or plain:
+``batched-plain-weights``), and transformers' continuous batching (``generate_batch``), on the quickstart's own
 evaluation prompts.
 
 Same model (SmolLM2-135M-Instruct, the evaluation dtype lingotune picks), greedy decoding, the tasks'
@@ -9,8 +10,8 @@ contexts (24). Printed per method: items/s, seconds, and how many answers equal 
 (greedy decoding is deterministic, but padding and batch shapes change float rounding, so a few
 answers may differ after the first differing token).
 
-    python benchmarks/eval_throughput.py [--items 48] [--json out.json]
-        [--methods unbatched,batched,batched-unshared,batched-padded,continuous]
+    python benchmarks/eval_throughput.py [--items 48] [--batch-size 16] [--tasks fidelity_es,xquad_es] [--json out.json]
+        [--methods unbatched,batched,batched-unshared,batched-padded,batched-plain-weights,continuous]
 
 Last results, machine and date: benchmarks/README.md.
 """
@@ -22,18 +23,20 @@ import json
 import os
 import sys
 import time
+from contextlib import nullcontext
 from pathlib import Path
+from unittest.mock import patch
 
 REPO = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(REPO / "benchmarks"))
 
 
-def _conversations(items: int):
+def _conversations(items: int, tasks: list[str]):
     from lingotune.plan.load import load_recipe
 
     recipe = load_recipe(REPO / "recipes" / "quickstart.yaml")
     return [(spec.name, [item.conversation for item in spec.load_items(recipe.language_names)][:items],
-             spec.max_new_tokens) for spec in recipe.eval.tasks if spec.name in ("fidelity_es", "xquad_es")]
+             spec.max_new_tokens) for spec in recipe.eval.tasks if spec.name in tasks]
 
 
 def _continuous(model, tokenizer, conversations, max_new_tokens: int) -> list[str]:
@@ -54,6 +57,8 @@ def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.split("\n")[0])
     parser.add_argument("--items", type=int, default=48, help="prompts per task")
     parser.add_argument("--methods", default="unbatched,batched,batched-unshared,continuous")
+    parser.add_argument("--batch-size", type=int, default=16, help="prompts per batch of the batched methods")
+    parser.add_argument("--tasks", default="fidelity_es,xquad_es", help="the quickstart's evaluation tasks to time")
     parser.add_argument("--json")
     opts = parser.parse_args()
 
@@ -69,7 +74,7 @@ def main() -> None:
     dtype = resolve_dtype("auto")
     model = AutoModelForCausalLM.from_pretrained(resolved.path, dtype=dtype, use_safetensors=True).eval()
     rows = []
-    for name, conversations, max_new in _conversations(opts.items):
+    for name, conversations, max_new in _conversations(opts.items, opts.tasks.split(",")):
         answers: dict[str, list[str]] = {}
         for method in opts.methods.split(","):
             started = time.perf_counter()
@@ -81,10 +86,14 @@ def main() -> None:
                     print(f"{name} {method}: {rows[-1]['error']}", file=sys.stderr)
                     continue
             else:
-                out = generate_batched(model, tokenizer, conversations, max_new_tokens=max_new,
-                                       batch_size=1 if method == "unbatched" else 16,
-                                       share_prefixes=method in ("batched", "batched-padded"),
-                                       packed_prefill=method != "batched-padded")
+                weights = (patch("lingotune.models.generate.packed_linears", lambda model: nullcontext(0))
+                           if method == "batched-plain-weights" else nullcontext())
+                with weights:
+                    out = generate_batched(model, tokenizer, conversations, max_new_tokens=max_new,
+                                           batch_size=1 if method == "unbatched" else opts.batch_size,
+                                           share_prefixes=method in ("batched", "batched-padded",
+                                                                     "batched-plain-weights"),
+                                           packed_prefill=method != "batched-padded")
             seconds = time.perf_counter() - started
             answers[method] = out
             rows.append({"task": name, "method": method, "items": len(out), "seconds": seconds,

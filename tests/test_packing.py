@@ -132,6 +132,37 @@ def test_per_example_attention_in_bf16_runs_in_float32():
                for t in (query, key, value))
 
 
+@pytest.mark.parametrize("tokens", [1, 7], ids=["decoding", "prompt-rest"])
+def test_masked_grouped_query_attention_in_generation_equals_transformers(tokens, monkeypatch):
+    """Without gradients, a masked call of grouped-query heads (a generation's decoding steps, and a shared
+    prefix's rests) is left to PyTorch's grouping instead of transformers' repeated keys: same output
+    (float32), and with gradients it is transformers' own path."""
+    from types import SimpleNamespace
+
+    from transformers.integrations.sdpa_attention import sdpa_attention_forward
+
+    from lingotune.models import segment_attention
+    from lingotune.models.segment_attention import segment_sdpa
+
+    calls = []
+    monkeypatch.setattr(segment_attention, "sdpa_attention_forward",
+                        lambda *args, **kwargs: calls.append(1) or sdpa_attention_forward(*args, **kwargs))
+    torch.manual_seed(0)
+    query = torch.randn(3, 6, tokens, 16)
+    key, value = torch.randn(3, 2, 20, 16), torch.randn(3, 2, 20, 16)
+    mask = torch.ones(3, 1, tokens, 20, dtype=torch.bool).tril(20 - tokens)
+    mask[0, :, :, :9] = False  # a left-padded row
+    module = SimpleNamespace(num_key_value_groups=3, is_causal=True)
+    expected, _ = sdpa_attention_forward(module, query, key, value, mask, scaling=0.25)
+    with torch.inference_mode():
+        output, _ = segment_sdpa(module, query, key, value, mask, scaling=0.25)
+    torch.testing.assert_close(output, expected, atol=1e-6, rtol=1e-5)
+    assert not calls
+    query.requires_grad_(True)
+    segment_sdpa(module, query, key, value, mask, scaling=0.25)
+    assert len(calls) == 1
+
+
 def test_attention_never_crosses_an_example_boundary(tiny_model):
     model = _model(tiny_model).eval()
     _, features = _features(tiny_model, 3)

@@ -17,7 +17,8 @@ lower peak (2,636-2,661 MB against 2,789-2,808 MB), and the attention is the mor
 Written by hand: PyTorch's varlen SDPA is CUDA-only and transformers' ``sdpa`` takes a dense mask. A
 model uses this only while lingotune trains it (``use_segment_attention``) or encodes packed prompts
 (``segment_attention``); without the varlen arguments (padded batches, decoding steps) it is
-transformers' own SDPA, mask and all.
+transformers' own SDPA, mask and all, except that masked grouped-query attention without gradients
+(generation) is left to PyTorch's own grouping (``_masked_gqa_sdpa``).
 """
 
 from __future__ import annotations
@@ -36,10 +37,13 @@ def segment_sdpa(module, query, key, value, attention_mask, dropout: float = 0.0
                  is_causal: bool | None = None, **kwargs):
     """transformers' attention-function signature: query (batch, heads, tokens, dim) → (batch, tokens, heads, dim)."""
     bounds = kwargs.get("cu_seq_lens_q")
+    gqa = getattr(module, "num_key_value_groups", 1) > 1
     if bounds is None or query.shape[0] != 1 or query.shape[2] != key.shape[2]:
+        if (gqa and attention_mask is not None and kwargs.get("position_bias") is None and not torch.is_grad_enabled()
+                and query.device.type == "cpu"):
+            return _masked_gqa_sdpa(query, key, value, attention_mask, dropout, scaling), None
         return sdpa_attention_forward(module, query, key, value, attention_mask, dropout=dropout, scaling=scaling,
                                       is_causal=is_causal, **kwargs)
-    gqa = getattr(module, "num_key_value_groups", 1) > 1
     dtype = query.dtype
     upcast = UPCAST and dtype in (torch.bfloat16, torch.float16) and query.device.type == "cpu"
     with torch.autocast("cpu", enabled=False) if upcast else nullcontext():
@@ -54,6 +58,20 @@ def segment_sdpa(module, query, key, value, attention_mask, dropout: float = 0.0
                                strict=True) if q.shape[2]]
         output = parts[0] if len(parts) == 1 else torch.cat(parts, dim=2)
     return output.transpose(1, 2).to(dtype).contiguous(), None
+
+
+def _masked_gqa_sdpa(query, key, value, attention_mask, dropout: float, scaling: float | None):
+    """Masked attention of grouped-query heads without repeating the keys and values per query head.
+
+    transformers' ``sdpa`` lets PyTorch group the heads only without a mask (a CUDA kernel limit), so with
+    one (a left-padded batch, a generation's decoding steps) it copies the cache 3 times per layer for
+    SmolLM2's 9 query and 3 key/value heads. PyTorch's CPU kernel takes the mask and the grouping together:
+    50 prompt tokens over 600 cached ones, batch 22, went from 7.8 to 6.0 ms per call with equal outputs;
+    a decoding step from 0.69 to 0.63 ms. Generation only (no gradients); the output is laid out as
+    transformers' (batch, tokens, heads, dim)."""
+    output = torch.nn.functional.scaled_dot_product_attention(
+        query, key, value, attn_mask=attention_mask, dropout_p=dropout, scale=scaling, enable_gqa=True)
+    return output.transpose(1, 2).contiguous()
 
 
 def register() -> str:
