@@ -136,7 +136,7 @@ def test_per_example_attention_in_bf16_runs_in_float32():
 def test_masked_grouped_query_attention_in_generation_equals_transformers(tokens, monkeypatch):
     """Without gradients, a masked call of grouped-query heads (a generation's decoding steps, and a shared
     prefix's rests) is left to PyTorch's grouping instead of transformers' repeated keys: same output
-    (float32), and with gradients it is transformers' own path."""
+    (float32); with gradients it is transformers' own path."""
     from types import SimpleNamespace
 
     from transformers.integrations.sdpa_attention import sdpa_attention_forward
@@ -148,10 +148,12 @@ def test_masked_grouped_query_attention_in_generation_equals_transformers(tokens
     monkeypatch.setattr(segment_attention, "sdpa_attention_forward",
                         lambda *args, **kwargs: calls.append(1) or sdpa_attention_forward(*args, **kwargs))
     torch.manual_seed(0)
-    query = torch.randn(3, 6, tokens, 16)
-    key, value = torch.randn(3, 2, 20, 16), torch.randn(3, 2, 20, 16)
-    mask = torch.ones(3, 1, tokens, 20, dtype=torch.bool).tril(20 - tokens)
-    mask[0, :, :, :9] = False  # a left-padded row
+    query = torch.randn(6, 6, tokens, 16)
+    key, value = torch.randn(6, 2, 20, 16), torch.randn(6, 2, 20, 16)
+    mask = torch.ones(6, 1, tokens, 20, dtype=torch.bool).tril(20 - tokens)
+    for row, padding in enumerate([9, 6, 0, 3, 12, 2]):  # left-padded rows
+        mask[row, :, :, :padding] = False
+    mask[1, :, :, 10:12] = False  # and padding in the middle (a shared prefix's rests)
     module = SimpleNamespace(num_key_value_groups=3, is_causal=True)
     expected, _ = sdpa_attention_forward(module, query, key, value, mask, scaling=0.25)
     with torch.inference_mode():
