@@ -39,9 +39,11 @@ def test_smollm2_logits_are_bit_identical_with_packed_weights(smollm2):
         assert torch.equal(a, b)
 
 
-def test_training_inside_uses_the_plain_weights_and_the_model_is_restored_after(tiny_model):
+def test_training_inside_uses_the_plain_weights_and_the_model_is_restored_after(tiny_model, monkeypatch):
     """With gradients the packed path steps aside (gradients still reach the weights); on exit every
-    layer has its class's forward again, and float32 weights are never packed."""
+    layer has its class's forward again; float32 weights are never packed, nor copies that would take more
+    than a quarter of the memory available."""
+    from lingotune.models import packed_linear
     from lingotune.models.loading import load_model
 
     model = load_model(tiny_model, dtype="bfloat16")
@@ -58,3 +60,10 @@ def test_training_inside_uses_the_plain_weights_and_the_model_is_restored_after(
     assert all("forward" not in vars(m) for m in _linears(model))
     with packed_linears(load_model(tiny_model, dtype="float32")) as packed:
         assert packed == 0
+    weights = sum(m.weight.numel() * 2 for m in _linears(model))
+    monkeypatch.setattr(packed_linear, "_available_bytes", lambda: 4 * weights - 4)
+    with packed_linears(model) as packed:
+        assert packed == 0
+    monkeypatch.setattr(packed_linear, "_available_bytes", lambda: 4 * weights)
+    with packed_linears(model) as packed:
+        assert packed == len(_linears(model))

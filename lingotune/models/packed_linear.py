@@ -1,14 +1,14 @@
 """bf16 linear layers on CPU with their weights packed once for oneDNN, while a model generates.
 
-Each bf16 ``F.linear`` on CPU hands oneDNN a plain weight, which it packs into its own blocked layout
-for the call; a decoding step makes ~210 such calls of a few rows each, so the packing is a large part
-of them. Packed once per generation instead, a decoding linear of SmolLM2-135M takes 74-108 µs instead
-of 103-142 µs (1 to 64 rows, 2 CPU cores); the quickstart's five evaluation tasks took 57.5 s instead of
-61.6 s in batches of 64 (benchmarks/README.md). The result is bit-identical to ``F.linear``'s for a
-contiguous input without bias (tests/test_packed_linear.py); a strided input (a batch's last positions)
-is made contiguous first, which ``F.linear`` does not do, so some greedy answers differ after a
-differently rounded token, as with any change of batch shape. The packed copies cost one more copy of
-the weights (262 MB for SmolLM2-135M) for the duration, and 0.15 s to make.
+Each bf16 ``F.linear`` on CPU hands oneDNN a plain weight; a decoding step makes ~210 such calls of a
+few rows each. With the weights packed into oneDNN's own layout once per generation, a decoding linear
+of SmolLM2-135M takes 74-108 µs instead of 103-142 µs (1 to 64 rows, 2 CPU cores); the quickstart's
+five evaluation tasks took 57.5 s instead of 61.6 s in batches of 64 (benchmarks/README.md). The result
+is bit-identical to ``F.linear``'s for a contiguous input without bias (tests/test_packed_linear.py); a
+strided input (a batch's last positions) is made contiguous first, which ``F.linear`` does not do, so
+some greedy answers differ after a differently rounded token, as with any change of batch shape. The
+packed copies cost one more copy of the weights (262 MB for SmolLM2-135M) for the duration, and 0.15 s
+to make; a model whose copies would take more than a quarter of the memory available is not packed.
 
 Written by hand: this is the weight prepacking that ``torch.compile``'s freezing pass does (inductor's
 ``mkldnn._linear_pointwise``), without compiling, which a generation's changing shapes would repeat.
@@ -19,6 +19,7 @@ from __future__ import annotations
 from collections.abc import Iterator
 from contextlib import contextmanager
 from functools import partial
+from pathlib import Path
 
 import torch
 
@@ -29,6 +30,16 @@ def _can_pack(model) -> bool:
     ops = getattr(torch.ops, "mkldnn", None)
     return (torch.backends.mkldnn.is_available() and hasattr(ops, "_reorder_linear_weight")
             and next(model.parameters()).device.type == "cpu")
+
+
+def _available_bytes() -> int:
+    try:
+        for line in Path("/proc/meminfo").read_text().splitlines():
+            if line.startswith("MemAvailable:"):
+                return int(line.split()[1]) * 1024
+    except OSError:
+        pass
+    return 4 * 2**30  # not Linux: pack models whose copies fit 1 GB, like the small ones measured
 
 
 def _packable(module: torch.nn.Module) -> bool:
@@ -46,16 +57,16 @@ def _packed_forward(module: torch.nn.Linear, packed: torch.Tensor, x: torch.Tens
 @contextmanager
 def packed_linears(model) -> Iterator[int]:
     """While inside, the model's bf16 linears run without gradients on weights packed on entry; yields
-    how many were packed (0 where oneDNN or bf16 weights are missing). Weights changed inside are not
-    seen: the caller generates only."""
+    how many were packed (0 where oneDNN or bf16 weights are missing, or memory is short). Weights
+    changed inside are not seen: the caller generates only."""
     modules: list[torch.nn.Module] = []
     try:
-        if _can_pack(model):
-            for module in model.modules():
-                if _packable(module):
-                    packed = torch.ops.mkldnn._reorder_linear_weight(module.weight.detach(), PACK_ROWS)
-                    module.forward = partial(_packed_forward, module, packed)
-                    modules.append(module)
+        chosen = [m for m in model.modules() if _packable(m)] if _can_pack(model) else []
+        if sum(m.weight.numel() * m.weight.element_size() for m in chosen) <= _available_bytes() // 4:
+            for module in chosen:
+                packed = torch.ops.mkldnn._reorder_linear_weight(module.weight.detach(), PACK_ROWS)
+                module.forward = partial(_packed_forward, module, packed)
+                modules.append(module)
         yield len(modules)
     finally:
         for module in modules:

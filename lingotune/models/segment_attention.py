@@ -64,10 +64,11 @@ def _masked_gqa_sdpa(query, key, value, attention_mask, dropout: float, scaling:
     """Masked attention of grouped-query heads without repeating the keys and values per query head.
 
     transformers' ``sdpa`` lets PyTorch group the heads only without a mask (a CUDA kernel limit), so with
-    one (a left-padded batch, a generation's decoding steps) it copies the cache 3 times per layer for
-    SmolLM2's 9 query and 3 key/value heads. PyTorch's CPU kernel takes the mask and the grouping together:
-    50 prompt tokens over 600 cached ones, batch 22, went from 7.8 to 6.0 ms per call with equal outputs;
-    a decoding step from 0.69 to 0.63 ms. Generation only (no gradients); the output is laid out as
+    one and several query tokens (a left-padded batch, a shared prefix's rests) it copies the keys and
+    values 3 times per layer for SmolLM2's 9 query and 3 key/value heads; a single decoding token it
+    regroups instead (``pack_gqa``). PyTorch's CPU kernel takes the mask and the grouping together: 50
+    prompt tokens over 600 cached ones, batch 22, went from 7.8 to 6.0 ms per call with equal outputs; a
+    decoding step from 0.69 to 0.63 ms. Generation only (no gradients); the output is laid out as
     transformers' (batch, tokens, heads, dim)."""
     output = torch.nn.functional.scaled_dot_product_attention(
         query, key, value, attn_mask=attention_mask, dropout_p=dropout, scale=scaling, enable_gqa=True)
