@@ -18,6 +18,7 @@ from functools import lru_cache
 from pathlib import Path
 
 _STATUS = Path("/proc/self/status")
+_MEMINFO = Path("/proc/meminfo")
 _SAMPLE_S = 0.02
 ONEDNN_CACHE_CAPACITY = 128
 
@@ -76,9 +77,14 @@ def rss_mb() -> float | None:
     return _status_mb("VmRSS:")
 
 
-def _status_mb(field: str) -> float | None:
+def available_mb() -> float | None:
+    """Memory the kernel could give without swapping, in MB (``MemAvailable`` of ``/proc/meminfo``)."""
+    return _status_mb("MemAvailable:", _MEMINFO)
+
+
+def _status_mb(field: str, path: Path | None = None) -> float | None:
     try:
-        for line in _STATUS.read_text().splitlines():
+        for line in (path or _STATUS).read_text().splitlines():
             if line.startswith(field):
                 return round(int(line.split()[1]) / 1024, 1)
     except OSError:

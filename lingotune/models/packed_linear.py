@@ -19,9 +19,10 @@ from __future__ import annotations
 from collections.abc import Iterator
 from contextlib import contextmanager
 from functools import partial
-from pathlib import Path
 
 import torch
+
+from lingotune.core.peak_memory import available_mb
 
 PACK_ROWS = 64  # oneDNN's hint of the rows per call: decoding batches of up to 64 rows
 
@@ -33,13 +34,10 @@ def _can_pack(model) -> bool:
 
 
 def _available_bytes() -> int:
-    try:
-        for line in Path("/proc/meminfo").read_text().splitlines():
-            if line.startswith("MemAvailable:"):
-                return int(line.split()[1]) * 1024
-    except OSError:
-        pass
-    return 4 * 2**30  # not Linux: pack models whose copies fit 1 GB, like the small ones measured
+    available = available_mb()
+    if available is None:
+        return 4 * 2**30  # not Linux: pack models whose copies fit 1 GB, like the small ones measured
+    return int(available * 2**20)
 
 
 def _packable(module: torch.nn.Module) -> bool:

@@ -121,3 +121,10 @@ class SkipAdapterInputCasts(TrainerCallback):
 
     def on_train_end(self, args, state, control, **kwargs):
         self._casts_off.close()
+
+
+def step_callbacks(trim_memory_every: int = 1, trim_memory_above_mb: float | None = None) -> list[TrainerCallback]:
+    """The callbacks every lingotune Trainer runs with (``sft.make_trainer`` and the self-paced phases):
+    the heap trimming of ``train.trim_memory_every`` / ``train.trim_memory_above_mb``, and the LoRA input
+    casts skipped under autocast."""
+    return [TrimHeap(trim_memory_every, trim_memory_above_mb), SkipAdapterInputCasts()]

@@ -17,7 +17,7 @@ from lingotune.core.context import RunContext
 from lingotune.core.progress import console
 from lingotune.models.loading import resolve_dtype
 from lingotune.models.sources import ResolvedModel
-from lingotune.train.callbacks import MetricsJsonl, RichProgress, SkipAdapterInputCasts, TrimHeap
+from lingotune.train.callbacks import MetricsJsonl, RichProgress, step_callbacks
 from lingotune.train.packing import training_collator
 from lingotune.train.self_paced import (
     WeightedDataCollator,
@@ -61,7 +61,7 @@ def train_self_paced_phase(model: ResolvedModel, tokenizer, examples: list[Token
             optimizers=(optimizer, scheduler),
             callbacks=[MetricsJsonl(metrics_path, phase, 0, step_offset + state["steps"]),
                        RichProgress(f"Training {phase} (SPL epoch {epoch + 1})"),
-                       TrimHeap(spec.trim_memory_every, spec.trim_memory_above_mb), SkipAdapterInputCasts()],
+                       *step_callbacks(spec.trim_memory_every, spec.trim_memory_above_mb)],
         )
         trainer.remove_callback(PrinterCallback)
         output = trainer.train()

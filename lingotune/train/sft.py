@@ -229,12 +229,11 @@ def make_trainer(trained, tokenizer, examples: list[TokenizedExample], args, cal
     """lingotune's Trainer on tokenised examples (also what benchmarks/train_throughput.py times)."""
     from transformers.trainer_callback import PrinterCallback
 
-    from lingotune.train.callbacks import SkipAdapterInputCasts, TrimHeap
+    from lingotune.train.callbacks import step_callbacks
     from lingotune.train.packing import LabelLossTrainer, training_collator
 
     trainer = LabelLossTrainer(model=trained, args=args, train_dataset=_dataset(examples),
-                               callbacks=[*callbacks, TrimHeap(trim_memory_every, trim_memory_above_mb),
-                                          SkipAdapterInputCasts()],
+                               callbacks=[*callbacks, *step_callbacks(trim_memory_every, trim_memory_above_mb)],
                                data_collator=training_collator(tokenizer, trained, packing),
                                unlikelihood_weight=unlikelihood_weight)
     trainer.remove_callback(PrinterCallback)  # RichProgress and metrics.jsonl replace the dict printouts
