@@ -14,6 +14,9 @@ QUICKSTART_DATA = REPO / "data" / "quickstart"
 
 os.environ.setdefault("LINGOTUNE_QUIET", "1")
 os.environ.setdefault("TOKENIZERS_PARALLELISM", "false")
+# Runs train inline unless a test asks for a process of their own (tests/test_distributed.py): a new
+# process per training step would add its imports (seconds) to every run the suite makes.
+os.environ.setdefault("LINGOTUNE_LAUNCHER", "inline")
 
 
 @pytest.fixture(scope="session")

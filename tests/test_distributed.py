@@ -1,8 +1,10 @@
-"""``lingotune run --launcher accelerate``: training under accelerate launch, the rest once.
+"""``lingotune run --launcher accelerate|process``: training in processes of its own, the rest once.
 
 Two CPU processes with the gloo backend and 2 examples each must follow the loss trajectory of one
 process with 4 (the same global batch: shuffled batches, not length-grouped, so both see the same
-examples per step), and only the main process may write the run folder.
+examples per step), and only the main process may write the run folder. Training in one fresh process
+(the default launcher outside the tests) must give the inline run's losses exactly, and a user error
+raised there must reach the user as an inline one would.
 """
 
 from __future__ import annotations
@@ -31,7 +33,30 @@ def runs(tmp_path_factory, tiny_model):
     root = tmp_path_factory.mktemp("dist")
     single = _run(root / "single", "train.batch_size=4")
     launched = _run(root / "two", "train.batch_size=2", "--launcher", "accelerate", "--config", str(CPU_2PROC))
+    _run(root / "process", "train.batch_size=4", "--launcher", "process")
     return root / "single", root / "two", single, launched
+
+
+def test_a_fresh_training_process_gives_the_inline_losses_and_reports_its_peak(runs):
+    single, two, _, _ = runs
+    process = two.parent / "process"
+    assert losses(process) == losses(single)
+    inline_record = json.loads((single / "steps" / "train.json").read_text())
+    record = json.loads((process / "steps" / "train.json").read_text())
+    assert "process_peak_rss_mb" not in inline_record
+    # the training process loaded torch and the model: its peak is hundreds of MB, and the step's is the larger
+    assert 200 < record["process_peak_rss_mb"] <= record["peak_rss_mb"]
+    assert record["final_loss"] == inline_record["final_loss"]
+    info = json.loads((process / "run_info.json").read_text())
+    assert info["finished"] and info["stages"] == ["base", "final"]
+
+
+def test_a_user_error_in_the_training_process_reads_as_one_raised_inline(tmp_path, tiny_model):
+    done = lingotune("run", str(TINY), f"output_dir={tmp_path / 'x'}", "train.max_length=4", "--launcher", "process")
+    out = done.stdout + done.stderr
+    assert done.returncode == 2, out[-2000:]  # the CLI's exit status for user errors, not a crash's
+    assert "error: no training example fits train.max_length" in " ".join(out.split())
+    assert "Traceback" not in out
 
 
 def test_two_gloo_processes_follow_the_single_process_trajectory(runs):
@@ -67,3 +92,7 @@ def test_launcher_flags_go_together(tmp_path):
     done = lingotune("run", str(TINY), f"output_dir={tmp_path / 'x'}", "--launcher", "accelerate",
                      "--config", str(tmp_path / "missing.yaml"))
     assert done.returncode != 0 and "no such file" in " ".join((done.stderr + done.stdout).split())
+    done = lingotune("run", str(TINY), f"output_dir={tmp_path / 'x'}", "--launcher", "elsewhere")
+    assert done.returncode == 2 and "expected one of process, inline, accelerate" in " ".join(done.stderr.split())
+    done = lingotune("run", str(TINY), f"output_dir={tmp_path / 'x'}", env={"LINGOTUNE_LAUNCHER": "accelerate"})
+    assert done.returncode == 2 and "LINGOTUNE_LAUNCHER=accelerate" in done.stderr

@@ -42,18 +42,21 @@ def run(
     overrides: Overrides = None,
     dry_run: Annotated[bool, typer.Option("--dry-run", help="print the plan and check the recipe; run nothing")]
     = False,
-    launcher: Annotated[str | None, typer.Option(help="accelerate: run the training steps under accelerate launch "
-                                                      "(multi-GPU, FSDP, DeepSpeed); the rest runs once, here")] = None,
+    launcher: Annotated[str | None, typer.Option(
+        help="where training steps run: process (a fresh Python process each: the default, or what "
+             "LINGOTUNE_LAUNCHER says), inline (in this process: for debuggers), accelerate (under accelerate "
+             "launch with --config: multi-GPU, FSDP, DeepSpeed); the rest runs once, here")] = None,
     config: Annotated[Path | None, typer.Option(help="the accelerate config file for --launcher accelerate "
                                                      "(e.g. configs/accelerate/ddp.yaml)")] = None,
     unsafe_exec: UnsafeExecOpt = False,
 ) -> None:
     """Run a recipe: baseline evaluation, training, evaluation after, report."""
     from lingotune.plan import check_recipe, load_recipe, run_recipe
+    from lingotune.train.distributed import LAUNCHERS
 
-    if launcher not in (None, "accelerate"):
-        raise LingotuneError(f"--launcher {launcher}: the only launcher is 'accelerate'")
-    if (launcher is None) != (config is None):
+    if launcher not in (None, *LAUNCHERS):
+        raise LingotuneError(f"--launcher {launcher}: expected one of {', '.join(LAUNCHERS)}")
+    if (launcher == "accelerate") != (config is not None):
         raise LingotuneError("--launcher accelerate and --config FILE go together (an accelerate config file, "
                              "e.g. configs/accelerate/ddp.yaml)")
     if config is not None and not config.is_file():
@@ -64,7 +67,7 @@ def run(
         check_recipe(loaded, show=True)
         console.print("[green]✓[/green] recipe checked: every data source, builder, task and reference is usable")
         return
-    run_recipe(loaded, config)
+    run_recipe(loaded, config, launcher)
 
 
 @app.command("eval")

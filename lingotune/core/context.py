@@ -17,6 +17,7 @@ class RunContext:
     dtype: str = "auto"  # the recipe's ``model.dtype``: used wherever a section's own dtype is "auto"
     name: str = "run"
     accelerate_config: str | None = None  # training steps run under ``accelerate launch`` with this config
+    launcher: str = "inline"  # where training steps run: inline, process (a fresh one), accelerate
 
     def resolve_dtype(self, section_dtype: str) -> str:
         return self.dtype if section_dtype == "auto" else section_dtype

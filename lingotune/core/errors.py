@@ -23,6 +23,9 @@ class DataError(LingotuneError):
         self.path, self.where, self.problem = path, where, problem
         super().__init__(f"{path}:{where}: {problem}")
 
+    def __reduce__(self):  # pickled from a training process back to the run (train/distributed.py)
+        return DataError, (self.path, self.where, self.problem)
+
 
 class ModelSourceError(LingotuneError):
     """A model name, path or package cannot be resolved to a loadable checkpoint."""

@@ -41,7 +41,9 @@ def check_recipe(recipe: Recipe, *, tokenizer: bool = True, show: bool = False) 
     return the_plan
 
 
-def run_recipe(recipe: Recipe, accelerate_config: Path | None = None) -> Path:
+def run_recipe(recipe: Recipe, accelerate_config: Path | None = None, launcher: str | None = None) -> Path:
+    """``launcher``: where training steps run: ``process`` (a fresh one each, the default unless
+    ``LINGOTUNE_LAUNCHER`` says otherwise), ``inline``, or accelerate when ``accelerate_config`` is given."""
     from lingotune.plan.runner import execute
 
-    return execute(check_recipe(recipe), accelerate_config)
+    return execute(check_recipe(recipe), accelerate_config, launcher)

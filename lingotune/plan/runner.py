@@ -27,10 +27,16 @@ from lingotune.plan.recipe import Recipe
 from lingotune.plan.steps import EvaluateStep, ReportStep, RunState, Step
 
 
-def run_context(recipe: Recipe, plan: Plan, accelerate_config: Path | None = None) -> RunContext:
+def run_context(recipe: Recipe, plan: Plan, accelerate_config: Path | None = None,
+                launcher: str | None = None) -> RunContext:
+    """``launcher``: where training steps run (``train/distributed.py``); accelerate when a config is given,
+    else ``LINGOTUNE_LAUNCHER`` or a fresh process."""
+    from lingotune.train.distributed import default_launcher
+
     return RunContext(layout=plan.layout, seed=recipe.seed, trust_remote_code=recipe.model.trust_remote_code,
                       language_names=recipe.language_names, dtype=recipe.model.dtype, name=recipe.name,
-                      accelerate_config=str(accelerate_config.resolve()) if accelerate_config else None)
+                      accelerate_config=str(accelerate_config.resolve()) if accelerate_config else None,
+                      launcher="accelerate" if accelerate_config else launcher or default_launcher())
 
 
 def resuming(recipe: Recipe) -> bool:
@@ -70,8 +76,9 @@ def _run_step(plan: Plan, step: Step, state: RunState) -> None:
         with StepPeak() as peak:
             record = step.run(state)
         record["seconds"] = round(time.time() - started, 3)
-        # this process only: an accelerate-launched training step's own processes are not in it
-        record["peak_rss_mb"] = peak.mb
+        # a training step launched in processes of its own reports the main one's peak: the step's is the larger
+        record["peak_rss_mb"] = max((m for m in (peak.mb, record.get("process_peak_rss_mb")) if m is not None),
+                                    default=None)
         record["rss_start_mb"] = rss_start
         if record["peak_rss_mb"] is not None and not step.always:
             at_start = f" (at start {rss_start:.0f} MB)" if rss_start is not None else ""
@@ -86,15 +93,16 @@ def _run_step(plan: Plan, step: Step, state: RunState) -> None:
     state.save()
 
 
-def execute(plan: Plan, accelerate_config: Path | None = None) -> Path:
+def execute(plan: Plan, accelerate_config: Path | None = None, launcher: str | None = None) -> Path:
     """Run every step not yet done (the report last, after the record says finished); returns the run folder.
 
-    ``accelerate_config``: training steps run under ``accelerate launch`` with it, the rest here."""
+    ``accelerate_config``: training steps run under ``accelerate launch`` with it, the rest here;
+    ``launcher``: inline or process (``run_context``)."""
     recipe = plan.recipe
     started = time.time()
     prepare_run_dir(recipe, plan.layout.root)
     plan.layout.recipe.write_text(dump_recipe(recipe), encoding="utf-8")
-    state = RunState(run_context(recipe, plan, accelerate_config), _start_record(recipe, plan))
+    state = RunState(run_context(recipe, plan, accelerate_config, launcher), _start_record(recipe, plan))
     state.record.stages = []  # rebuilt from the plan's evaluations, done or skipped, in plan order
     state.save()
     state.models["base"] = resolve_model(recipe.model.source)

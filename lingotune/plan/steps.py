@@ -119,8 +119,6 @@ class TrainStep(Step):
     expert_frozen: str | None = None  # set for experts: recorded in run_info's experts table
 
     def run(self, state: RunState) -> dict[str, Any]:
-        from lingotune.train.run import train_on
-
         assert self.data is not None and self.spec is not None
         for source in self.data.sources:
             source.require_translation()
@@ -128,20 +126,26 @@ class TrainStep(Step):
             console.rule(f"{self.kind_label} {self.label}")
         settings = dict(phase=self.label, step_offset=state.step_offset, self_paced=self.self_paced,
                         optimizer_state=self.optimizer_from, save_optimizer_state=self.save_optimizer)
-        if state.ctx.accelerate_config:
-            from lingotune.train.distributed import launch_training
+        process_peak = None
+        if state.ctx.launcher == "inline":
+            from lingotune.train.run import train_on
 
-            result, dropped = launch_training(Path(state.ctx.accelerate_config), self.writes,
-                                              state.model(self.from_ref), self.data, self.spec, state.ctx, **settings)
-        else:
             result, dropped = train_on(state.model(self.from_ref), self.data, self.spec, state.ctx, self.writes,
                                        **settings)
+        else:
+            from lingotune.train.distributed import launch_training
+
+            accelerate = Path(state.ctx.accelerate_config) if state.ctx.launcher == "accelerate" else None
+            (result, dropped), process_peak = launch_training(
+                self.writes, state.model(self.from_ref), self.data, self.spec, state.ctx,
+                accelerate_config=accelerate, **settings)
         state.record.add_training(result.train_time_s, result.train_tokens, result.train_examples, dropped,
                                   result.final_loss)
         return {"steps": result.steps, "model_dir": str(Path(result.model_dir).resolve()),
                 "train_time_s": result.train_time_s, "train_tokens": result.train_tokens,
                 "train_examples": result.train_examples, "train_examples_dropped": dropped,
-                "final_loss": result.final_loss, "frozen": self.expert_frozen}
+                "final_loss": result.final_loss, "frozen": self.expert_frozen,
+                **({"process_peak_rss_mb": process_peak} if process_peak is not None else {})}
 
     @property
     def kind_label(self) -> str:

@@ -19,7 +19,6 @@ import json
 import os
 import shutil
 import time
-from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
@@ -28,24 +27,10 @@ from lingotune.core.progress import console
 from lingotune.models.loading import resolve_dtype
 from lingotune.models.sources import ResolvedModel
 from lingotune.train.callbacks import MetricsJsonl, RichProgress
+from lingotune.train.result import TrainResult
 from lingotune.train.resume import EpochStartRng, checkpoint_state, training_finished, whole_run_loss
 from lingotune.train.spec import TrainSpec
 from lingotune.train.tokenize import TokenizedExample
-
-
-@dataclass
-class TrainResult:
-    model_dir: Path
-    adapter_dir: Path | None
-    train_time_s: float
-    train_tokens: int
-    train_examples: int
-    final_loss: float | None
-    steps: int = 0
-    # True when the newest checkpoint was already at the last step: no step was taken and the final model
-    # was reused (or, if the run was killed before writing it, written from that checkpoint). The run's
-    # time, tokens and examples were then already counted by whoever recorded the finished training.
-    already_trained: bool = False
 
 
 def last_checkpoint(checkpoint_dir: Path) -> Path | None:
