@@ -77,9 +77,11 @@ def token_losses(model, inputs: dict[str, Any]):
     # use_cache=False: with a cache, transformers would not read packed rows from the position ids
     outputs = model(**inputs, logits_to_keep=keep, use_cache=False)
     logits = outputs.logits.reshape(-1, outputs.logits.size(-1))
-    losses = [F.cross_entropy(logits[i:i + CE_CHUNK].float(), targets[i:i + CE_CHUNK], reduction="none")
-              for i in range(0, logits.size(0), CE_CHUNK)]
-    return torch.cat(losses), keep
+    # split, not slices: a slice's backward zero-fills and copies a gradient as large as all the logits
+    # (a 49k-vocabulary float32 fill and copy per micro-batch, even when one chunk holds every position)
+    losses = [F.cross_entropy(chunk.float(), chunk_targets, reduction="none")
+              for chunk, chunk_targets in zip(logits.split(CE_CHUNK), targets.split(CE_CHUNK), strict=True)]
+    return (losses[0] if len(losses) == 1 else torch.cat(losses)), keep
 
 
 def negative_targets(labels, keep):
