@@ -11,7 +11,9 @@ generation after it then ran 15-19 % slower than in a new process, with the same
 2 CPU cores: its evaluation after training took 84.4 s in the process that trained, 71.5 s in a new
 one; ``torch.empty`` averaged 24 µs instead of 3.8 µs; ``malloc_trim``, ``gc.collect`` and
 ``gc.freeze`` did not help). The process that trained also kept ~650 MB resident. A new process costs
-its imports (a few seconds), and returns every byte and the GPU's memory when it ends.
+its imports (~7.5 s more per step on 2 CPU cores) and holds memory beside the caller's (the quickstart's
+process tree peaked at 3.6 GB summed, against 3.2 GB in one process); it returns every byte and the GPU's
+memory when it ends (``docs/measurements/issue11/training_process_2026-12-06.json``).
 
 Under accelerate every process builds and tokenises the same data, the Trainer (through accelerate)
 shards the batches and averages the gradients, and only the main process writes checkpoints, the final
