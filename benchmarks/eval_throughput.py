@@ -1,7 +1,8 @@
 """Generation throughput for evaluation: one prompt at a time, lingotune's batched generation (with and
 without shared prompt beginnings encoded once; prompts encoded packed, the default on CPU, or padded to
 the batch's longest; bf16 linear weights packed once for oneDNN, the default on CPU, or plain:
-``batched-plain-weights``), and transformers' continuous batching (``generate_batch``), on the quickstart's own
+``batched-plain-weights``; greedy rows kept to the batch's end, as ``generate`` does:
+``batched-unpruned``), and transformers' continuous batching (``generate_batch``), on the quickstart's own
 evaluation prompts.
 
 Same model (SmolLM2-135M-Instruct, the evaluation dtype lingotune picks), greedy decoding, the tasks'
@@ -11,7 +12,8 @@ contexts (24). Printed per method: items/s, seconds, and how many answers equal 
 answers may differ after the first differing token).
 
     python benchmarks/eval_throughput.py [--items 48] [--batch-size 16] [--tasks fidelity_es,xquad_es] [--json out.json]
-        [--methods unbatched,batched,batched-unshared,batched-padded,batched-plain-weights,continuous]
+        [--methods unbatched,batched,batched-unshared,batched-padded,batched-plain-weights,batched-unpruned,continuous]
+        [--model smollm2-135m-instruct|PATH]  (a trained run's model/: answers that end early)
 
 Last results, machine and date: benchmarks/README.md.
 """
@@ -60,6 +62,7 @@ def main() -> None:
     parser.add_argument("--batch-size", type=int, default=16, help="prompts per batch of the batched methods")
     parser.add_argument("--tasks", default="fidelity_es,xquad_es", help="the quickstart's evaluation tasks to time")
     parser.add_argument("--json")
+    parser.add_argument("--model", default="smollm2-135m-instruct", help="embedded name, hub id or local path")
     opts = parser.parse_args()
 
     import torch
@@ -69,7 +72,7 @@ def main() -> None:
     from lingotune.models.loading import load_tokenizer, resolve_dtype
     from lingotune.models.sources import resolve_model
 
-    resolved = resolve_model("smollm2-135m-instruct")
+    resolved = resolve_model(opts.model)
     tokenizer = load_tokenizer(resolved)
     dtype = resolve_dtype("auto")
     model = AutoModelForCausalLM.from_pretrained(resolved.path, dtype=dtype, use_safetensors=True).eval()
@@ -92,8 +95,9 @@ def main() -> None:
                     out = generate_batched(model, tokenizer, conversations, max_new_tokens=max_new,
                                            batch_size=1 if method == "unbatched" else opts.batch_size,
                                            share_prefixes=method in ("batched", "batched-padded",
-                                                                     "batched-plain-weights"),
-                                           packed_prefill=method != "batched-padded")
+                                                                     "batched-plain-weights", "batched-unpruned"),
+                                           packed_prefill=method != "batched-padded",
+                                           prune_ended=method != "batched-unpruned")
             seconds = time.perf_counter() - started
             answers[method] = out
             rows.append({"task": name, "method": method, "items": len(out), "seconds": seconds,

@@ -51,6 +51,7 @@ def generate_batched(
     sampling: Sampling | None = None,
     share_prefixes: bool = True,
     packed_prefill: bool = True,
+    prune_ended: bool = True,
 ) -> list[str]:
     """Answers to each conversation's next assistant turn, in input order: greedy, or sampled per ``sampling``.
 
@@ -59,6 +60,7 @@ def generate_batched(
     begin alike (≥ 64 tokens) are batched together and their common beginning is encoded once
     (``models/shared_prefix.py``). ``packed_prefill``: where per-example attention applies (CPU, SDPA,
     no sliding window), a batch's prompts are encoded packed end to end instead of padded to the longest.
+    ``prune_ended``: greedy decoding stops computing rows whose answer has ended (``models/greedy_decode.py``).
     """
     import torch
 
@@ -89,7 +91,7 @@ def generate_batched(
                            eos_token_id=tokenizer.eos_token_id)
             if packed or (any(len(group.members) > 1 for group in batch) and min(lengths[i] for i in members) > 1):
                 members, new_tokens = generate_with_shared_prefixes(model, ids, batch, tokenizer.pad_token_id,
-                                                                    packed=packed, **options)
+                                                                    packed=packed, prune_ended=prune_ended, **options)
             else:
                 encoded = tokenizer([prompts[i] for i in members], return_tensors="pt", padding=True,
                                     add_special_tokens=False).to(device)

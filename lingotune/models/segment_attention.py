@@ -52,12 +52,36 @@ def segment_sdpa(module, query, key, value, attention_mask, dropout: float = 0.0
         # split, not slices: a slice's backward zero-fills a gradient of the whole row for each example,
         # split's backward concatenates once (5 % of a quickstart step's profile was those fills)
         sizes = bounds.diff().tolist()
-        parts = [torch.nn.functional.scaled_dot_product_attention(
-            q, k, v, dropout_p=dropout, scale=scaling, is_causal=True, enable_gqa=gqa)
-            for q, k, v in zip(query.split(sizes, dim=2), key.split(sizes, dim=2), value.split(sizes, dim=2),
-                               strict=True) if q.shape[2]]
+        branches = kwargs.get("segment_branches")
+        if branches is not None:  # segments of examples followed by their twin branches (train/twin_branches.py)
+            parts = []
+            for q, k, v, (main, start) in zip(query.split(sizes, dim=2), key.split(sizes, dim=2),
+                                              value.split(sizes, dim=2), branches.tolist(), strict=True):
+                parts += _with_branch(q, k, v, main, start, dropout, scaling, gqa)
+        else:
+            parts = [torch.nn.functional.scaled_dot_product_attention(
+                q, k, v, dropout_p=dropout, scale=scaling, is_causal=True, enable_gqa=gqa)
+                for q, k, v in zip(query.split(sizes, dim=2), key.split(sizes, dim=2), value.split(sizes, dim=2),
+                                   strict=True) if q.shape[2]]
         output = parts[0] if len(parts) == 1 else torch.cat(parts, dim=2)
     return output.transpose(1, 2).to(dtype).contiguous(), None
+
+
+def _with_branch(query, key, value, main: int, start: int, dropout: float, scaling: float | None, gqa: bool):
+    """One segment's attention outputs: its first ``main`` tokens causally, then its branch's tokens over the
+    first ``start`` keys and, causally, over their own (the separate twin's attention, exactly)."""
+    import torch.nn.functional as F
+
+    if main >= query.shape[2]:
+        return [F.scaled_dot_product_attention(query, key, value, dropout_p=dropout, scale=scaling, is_causal=True,
+                                               enable_gqa=gqa)]
+    rest = query.shape[2] - main
+    (q, q_branch), (k, k_branch), (v, v_branch) = (t.split([main, rest], dim=2) for t in (query, key, value))
+    seen = torch.ones(rest, start + rest, dtype=torch.bool, device=query.device).tril(start)
+    return [F.scaled_dot_product_attention(q, k, v, dropout_p=dropout, scale=scaling, is_causal=True, enable_gqa=gqa),
+            F.scaled_dot_product_attention(q_branch, torch.cat([k[:, :, :start], k_branch], dim=2),
+                                           torch.cat([v[:, :, :start], v_branch], dim=2), attn_mask=seen,
+                                           dropout_p=dropout, scale=scaling, enable_gqa=gqa)]
 
 
 def _masked_gqa_sdpa(query, key, value, attention_mask, dropout: float, scaling: float | None):

@@ -103,12 +103,13 @@ def plan_batches(groups: Sequence[PromptGroup], lengths: Sequence[int], batch_si
 
 
 def generate_with_shared_prefixes(model, ids: Sequence[Sequence[int]], batch: Sequence[PromptGroup], pad_id: int,
-                                  *, packed: bool = False, **generate_options: Any):
+                                  *, packed: bool = False, prune_ended: bool = True, **generate_options: Any):
     """One batch: its groups' prefixes prefilled once, then ``generate`` per prompt.
 
     A group's prefix is its shared beginning, or a lone prompt but its last token. ``packed``: the
     prefixes are encoded side by side in one row with per-example attention (the model must be in
-    ``segment_attention``), so no padding is computed, instead of as a left-padded batch.
+    ``segment_attention``), so no padding is computed, instead of as a left-padded batch. ``prune_ended``:
+    greedy decoding drops the rows whose answer has ended (``models/greedy_decode.py``).
     Returns the prompts' indices in row order and the generated tokens (new ones only), one row each.
     """
     import torch
@@ -147,6 +148,14 @@ def generate_with_shared_prefixes(model, ids: Sequence[Sequence[int]], batch: Se
             cache.reorder_cache(repeat)
         input_ids = torch.cat([prefix[repeat], rest.to(device)], dim=1)
         attention_mask = torch.cat([prefix_mask[repeat], rest_mask.to(device)], dim=1)
+        if prune_ended and not generate_options.get("do_sample"):  # rows leave the batch as their answers end
+            from lingotune.models.greedy_decode import greedy_decode
+
+            new_tokens = greedy_decode(model, input_ids, attention_mask, cache, cache_name,
+                                       max_new_tokens=generate_options["max_new_tokens"],
+                                       eos_token_id=generate_options.get("eos_token_id"),
+                                       pad_token_id=generate_options["pad_token_id"])
+            return [member for _, member in rows], new_tokens
         generated = model.generate(input_ids=input_ids, attention_mask=attention_mask, **{cache_name: cache},
                                    **generate_options)
     return [member for _, member in rows], generated[:, input_ids.shape[1] :]

@@ -40,11 +40,12 @@ def _opening(answer: str) -> str:
 def negative_twins(examples: Sequence[Example], spec: UnlikelihoodSpec, seed: int) -> list[Example]:
     """One twin per example that has a user turn and an answer not copied from it (or for a random
     ``spec.fraction`` of those); the kind (echo or loop, those enabled) drawn per example with ``seed``.
-    ``meta["negative_from"]``: where, in the twin's answer, the negative characters start."""
+    ``meta["negative_from"]``: where, in the twin's answer, the negative characters start; ``meta["twin_of"]``:
+    the index of its example in ``examples``."""
     kinds = [k for k, on in (("echo", spec.echo), ("loop", spec.loop)) if on]
     rng = random.Random(seed)
     twins = []
-    for example in examples:
+    for index, example in enumerate(examples):
         users = [m["content"] for m in example.prompt_messages if m["role"] == "user"]
         answer = (example.response or "").strip()
         if not kinds or not users or not users[-1].strip() or not answer or copies_prompt(example):
@@ -59,14 +60,17 @@ def negative_twins(examples: Sequence[Example], spec: UnlikelihoodSpec, seed: in
             text, start = " ".join([opening] * LOOP_REPEATS), len(opening) + 1
         messages = [*example.prompt_messages, {"role": "assistant", "content": text}]
         twins.append(replace(example, messages=messages,
-                             meta={**example.meta, "negative": kind, "negative_from": start}))
+                             meta={**example.meta, "negative": kind, "negative_from": start,
+                                   "twin_of": index}))
     return twins
 
 
 def tokenize_negatives(tokenizer, twins: Sequence[Example], spec: UnlikelihoodSpec,
                        max_length: int) -> list[TokenizedExample]:
     """Twins → token ids whose negative tokens are the answer's, from ``negative_from``, at most
-    ``spec.max_tokens`` of them; the end-of-turn marker stays out. Twins over ``max_length`` are dropped."""
+    ``spec.max_tokens`` of them; the end-of-turn marker stays out. Twins over ``max_length`` are dropped, and
+    each twin ends at its last negative token: attention is causal, so what follows it changes no loss (an
+    echo of a long prompt kept ~6 tokens past the 48 negative ones on average in the quickstart)."""
     tokenized = []
     for twin in twins:
         text, spans = assistant_char_spans(tokenizer, twin.messages, "last")
@@ -82,5 +86,7 @@ def tokenize_negatives(tokenizer, twins: Sequence[Example], spec: UnlikelihoodSp
             if m and seen > spec.max_tokens:
                 item.assistant_masks[i] = 0
         if len(item.input_ids) <= max_length and any(item.assistant_masks):
-            tokenized.append(replace(item, negative=True))
+            end = max(i for i, m in enumerate(item.assistant_masks) if m) + 1
+            item = replace(item, input_ids=item.input_ids[:end], assistant_masks=item.assistant_masks[:end])
+            tokenized.append(replace(item, negative=True, source=twin.meta.get("twin_of")))
     return tokenized

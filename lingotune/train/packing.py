@@ -30,6 +30,8 @@ from transformers import DataCollatorForSeq2Seq, DataCollatorWithFlattening, Tra
 
 from lingotune.train.label_loss import IGNORE_INDEX, token_losses, unlikelihood_losses
 
+BRANCH_COLUMNS = ("branch_ids", "branch_labels", "branch_start")  # a dataset's twin branches (sft._dataset)
+
 
 def first_fit_rows(lengths: list[int], capacity: int) -> list[list[int]]:
     """Indices grouped into rows of total length ≤ capacity, longest first (first-fit decreasing)."""
@@ -58,7 +60,13 @@ class PackingCollator:
     def __call__(self, features: list[dict[str, Any]]) -> dict[str, Any]:
         import torch
 
-        if self.one_row:
+        branched = any(f.get("branch_start", -1) >= 0 for f in features)
+        if branched and not self.one_row:
+            raise ValueError("twin branches (train/twin_branches.py) need one packed row per micro-batch")
+        if branched:
+            order = list(range(len(features)))
+            batch = branched_row(features)
+        elif self.one_row:
             order = list(range(len(features)))
             batch = DataCollatorWithFlattening(return_flash_attn_kwargs=True)(
                 [{"input_ids": f["input_ids"], "labels": f["labels"]} for f in features])
@@ -87,6 +95,35 @@ class PackingCollator:
         if any("weight" in f for f in features):
             batch["weight"] = torch.tensor([float(f.get("weight", 1.0)) for f in features], dtype=torch.float32)
         return batch
+
+
+def branched_row(features: list[dict[str, Any]]) -> dict[str, Any]:
+    """One row as ``DataCollatorWithFlattening`` lays it out, each example followed by its twin branch
+    (``train/twin_branches.py``), if any, at the twin's own positions; ``segment_branches`` gives per
+    example its own length and the branch's start (the length alone: no branch), for ``segment_sdpa``."""
+    import torch
+
+    ids: list[int] = []
+    labels: list[int] = []
+    positions: list[int] = []
+    edges, branches = [0], []
+    for f in features:
+        n = len(f["input_ids"])
+        ids += list(f["input_ids"])
+        labels += [IGNORE_INDEX, *list(f["labels"])[1:]]
+        positions += range(n)
+        start = f.get("branch_start", -1)
+        if start >= 0:
+            ids += list(f["branch_ids"])
+            labels += [IGNORE_INDEX, *list(f["branch_labels"])[1:]]
+            positions += range(start, start + len(f["branch_ids"]))
+        branches.append((n, max(start, 0)))
+        edges.append(len(ids))
+    longest = max(b - a for a, b in zip(edges, edges[1:], strict=False))
+    bounds = torch.tensor(edges, dtype=torch.int32)
+    return {"input_ids": torch.tensor([ids]), "labels": torch.tensor([labels]),
+            "position_ids": torch.tensor([positions]), "cu_seq_lens_q": bounds, "cu_seq_lens_k": bounds,
+            "max_length_q": longest, "max_length_k": longest, "segment_branches": torch.tensor(branches)}
 
 
 def uses_flash_attention(model) -> bool:
@@ -118,6 +155,10 @@ class LabelLossTrainer(Trainer):
     def __init__(self, *args, unlikelihood_weight: float = 0.0, **kwargs):
         super().__init__(*args, **kwargs)
         self.unlikelihood_weight = unlikelihood_weight
+
+    def _set_signature_columns_if_needed(self) -> None:
+        super()._set_signature_columns_if_needed()
+        self._signature_columns += [c for c in BRANCH_COLUMNS if c not in self._signature_columns]
 
     def compute_loss(self, model, inputs, return_outputs: bool = False, num_items_in_batch=None):
         if self.unlikelihood_weight:

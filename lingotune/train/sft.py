@@ -76,7 +76,18 @@ def _load_for_training(model: ResolvedModel, spec: TrainSpec, trust_remote_code:
 def _dataset(examples: list[TokenizedExample]):
     from datasets import Dataset
 
-    return Dataset.from_dict({"input_ids": [e.input_ids for e in examples], "labels": [e.labels for e in examples]})
+    columns = {"input_ids": [e.input_ids for e in examples], "labels": [e.labels for e in examples]}
+    if any(e.branch is not None for e in examples):  # twin branches (train/twin_branches.py)
+        columns.update(branch_ids=[e.branch.input_ids if e.branch else [] for e in examples],
+                       branch_labels=[e.branch.labels if e.branch else [] for e in examples],
+                       branch_start=[e.branch.start if e.branch else -1 for e in examples])
+    return Dataset.from_dict(columns)
+
+
+def epoch_tokens(dataset) -> int:
+    """Tokens an epoch computes: a twin branch's own, not the prompt it shares."""
+    branches = dataset["branch_ids"] if "branch_ids" in dataset.column_names else []
+    return sum(len(ids) for ids in dataset["input_ids"]) + sum(len(ids) for ids in branches)
 
 
 def grouped_batches(spec: TrainSpec) -> bool:
@@ -184,7 +195,7 @@ def train_sft(
     trainer = make_trainer(trained, tokenizer, examples, training_arguments(spec, checkpoint_dir, seed), callbacks,
                            spec.packing, spec.unlikelihood.weight if spec.unlikelihood else 0.0,
                            spec.trim_memory_every, spec.trim_memory_above_mb)
-    tokens_per_epoch = sum(len(e.input_ids) for e in examples)
+    tokens_per_epoch = epoch_tokens(trainer.train_dataset)
     if resume_from is not None and training_finished(trainer, resume_from):
         # Trainer.train() would take one step past max_steps before it stops (train/resume.py, 2)
         return _finished_training(trainer, resume_from, model, tokenizer, spec, run_dir, trust_remote_code,
@@ -211,12 +222,19 @@ def train_sft(
 def make_trainer(trained, tokenizer, examples: list[TokenizedExample], args, callbacks: list, packing: bool,
                  unlikelihood_weight: float = 0.0, trim_memory_every: int = 1,
                  trim_memory_above_mb: float | None = None):
-    """lingotune's Trainer on tokenised examples (also what benchmarks/train_throughput.py times)."""
+    """lingotune's Trainer on tokenised examples (also what benchmarks/train_throughput.py times).
+
+    Packed into one row per micro-batch, negative twins ride along their examples as branches
+    (``train/twin_branches.py``)."""
     from transformers.trainer_callback import PrinterCallback
 
     from lingotune.train.callbacks import step_callbacks
-    from lingotune.train.packing import LabelLossTrainer, training_collator
+    from lingotune.train.packing import LabelLossTrainer, packs_one_row, training_collator
 
+    if packing and packs_one_row(trained) and any(e.negative for e in examples):
+        from lingotune.train.twin_branches import attach_twins
+
+        examples = attach_twins(examples)
     trainer = LabelLossTrainer(model=trained, args=args, train_dataset=_dataset(examples),
                                callbacks=[*callbacks, *step_callbacks(trim_memory_every, trim_memory_above_mb)],
                                data_collator=training_collator(tokenizer, trained, packing),

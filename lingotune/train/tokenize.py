@@ -10,11 +10,22 @@ template's end-of-turn marker so the model learns to stop.
 from __future__ import annotations
 
 from collections.abc import Sequence
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 
 from lingotune.core.errors import LingotuneError
 from lingotune.data.example import Example
 from lingotune.models.chat import CHATML_FALLBACK, ensure_chat_template, render  # noqa: F401 (re-exported)
+
+
+@dataclass(frozen=True)
+class TwinBranch:
+    """A negative twin carried by the example whose prompt it shares (``train/twin_branches.py``): the
+    twin's tokens from index ``start`` on, with their encoded labels; in training they attend to the
+    example's first ``start`` tokens and to each other, at positions ``start``, ``start + 1``, ..."""
+
+    input_ids: list[int]
+    labels: list[int]
+    start: int
 
 
 @dataclass
@@ -22,6 +33,8 @@ class TokenizedExample:
     input_ids: list[int]
     assistant_masks: list[int]
     negative: bool = False  # an answer to train against (train/negatives.py)
+    source: int | None = None  # index of the Example it came from (a twin: its example's)
+    branch: TwinBranch | None = None  # a negative twin sharing this example's prompt
 
     @property
     def labels(self) -> list[int]:
@@ -93,11 +106,11 @@ def tokenize_examples(
     dropped = 0
     with progress_bar() as bar:
         task = bar.add_task("Tokenising", total=len(examples))
-        for example in examples:
+        for index, example in enumerate(examples):
             tokenized = tokenize_example(tokenizer, example, example.meta.get("loss_turns", loss_turns))
             bar.advance(task)
             if len(tokenized.input_ids) > max_length or not any(tokenized.assistant_masks):
                 dropped += 1
                 continue
-            kept.append(tokenized)
+            kept.append(replace(tokenized, source=index))
     return kept, dropped
