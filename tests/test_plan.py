@@ -87,6 +87,22 @@ def test_dry_run_counts_examples_over_max_length(tiny_model, tmp_path):
     assert not (tmp_path / "run").exists()  # nothing written, nothing run
 
 
+def test_the_check_counts_the_examples_training_leaves_out(smollm2):
+    """The check's one-call length count agrees with what training's tokenisation drops, per source."""
+    from lingotune.models.loading import load_tokenizer
+    from lingotune.plan.check import check_data, count_too_long
+    from lingotune.train.tokenize import tokenize_examples
+
+    result = check_data(load_recipe(REPO / "recipes" / "quickstart.yaml"))
+    tokenizer = load_tokenizer(smollm2, padding_side="right")
+    for check, _ in result.built:
+        check.max_length = 200
+    count_too_long(result, tokenizer)
+    counted = [check.too_long for check, _ in result.built]
+    assert sum(counted) > 20 and min(counted) < max(counted)
+    assert counted == [tokenize_examples(tokenizer, examples, 200)[1] for _, examples in result.built]
+
+
 def test_broken_data_record_fails_before_any_model(tmp_path):
     bad = tmp_path / "bad.jsonl"
     bad.write_text('{"instruction": "a", "output": "b"}\n{"instruction": 3, "output": "x"}\n')

@@ -153,8 +153,9 @@ def generate_with_shared_prefixes(model, ids: Sequence[Sequence[int]], batch: Se
 
             new_tokens = greedy_decode(model, input_ids, attention_mask, cache, cache_name,
                                        max_new_tokens=generate_options["max_new_tokens"],
-                                       eos_token_id=generate_options.get("eos_token_id"),
-                                       pad_token_id=generate_options["pad_token_id"])
+                                       eos_token_id=generate_options.get(  # generate's default: the model's
+                                           "eos_token_id", getattr(model.generation_config, "eos_token_id", None)),
+                                       pad_token_id=generate_options.get("pad_token_id", pad_id))
             return [member for _, member in rows], new_tokens
         generated = model.generate(input_ids=input_ids, attention_mask=attention_mask, **{cache_name: cache},
                                    **generate_options)
