@@ -133,3 +133,31 @@ def test_a_collator_without_one_row_refuses_branches(tiny_model):
     features = [_feature(e) for e in attach_twins([*tokenized, *twins])]
     with pytest.raises(ValueError, match="one packed row"):
         PackingCollator(one_row=False)(features)
+
+
+@pytest.mark.parametrize("per_example_attention", [True, False])
+def test_the_trainer_branches_twins_only_under_per_example_attention(tiny_model, tmp_path, per_example_attention):
+    """Flash attention's varlen kernels (and padded or compiled training) cannot branch: twins stay examples."""
+    from transformers import AutoModelForCausalLM
+
+    from lingotune.models.segment_attention import use_segment_attention
+    from lingotune.train.sft import epoch_tokens, make_trainer, training_arguments
+    from lingotune.train.spec import TrainSpec
+
+    tokenized, twins = _examples_and_twins(tiny_model)
+    model = AutoModelForCausalLM.from_pretrained(tiny_model.path, dtype=torch.float32, use_safetensors=True)
+    if per_example_attention:
+        assert use_segment_attention(model)
+    tokenizer = load_tokenizer(tiny_model, padding_side="right")
+    trainer = make_trainer(model, tokenizer, [*tokenized, *twins], training_arguments(TrainSpec(), tmp_path, 0), [],
+                           packing=True)
+    dataset = trainer.train_dataset
+    separate = sum(len(e.input_ids) for e in [*tokenized, *twins])
+    if per_example_attention:
+        assert "branch_ids" in dataset.column_names and len(dataset) < len(tokenized) + len(twins)
+        assert epoch_tokens(dataset) < separate
+        batch = next(iter(trainer.get_train_dataloader()))
+        assert "segment_branches" in batch
+    else:
+        assert "branch_ids" not in dataset.column_names and len(dataset) == len(tokenized) + len(twins)
+        assert epoch_tokens(dataset) == separate

@@ -224,14 +224,15 @@ def make_trainer(trained, tokenizer, examples: list[TokenizedExample], args, cal
                  trim_memory_above_mb: float | None = None):
     """lingotune's Trainer on tokenised examples (also what benchmarks/train_throughput.py times).
 
-    Packed into one row per micro-batch, negative twins ride along their examples as branches
-    (``train/twin_branches.py``)."""
+    Packed for per-example attention on CPU, negative twins ride along their examples as branches
+    (``train/twin_branches.py``); flash attention's varlen kernels cannot branch, so there they stay apart."""
     from transformers.trainer_callback import PrinterCallback
 
+    from lingotune.models.segment_attention import uses_segment_attention
     from lingotune.train.callbacks import step_callbacks
-    from lingotune.train.packing import LabelLossTrainer, packs_one_row, training_collator
+    from lingotune.train.packing import LabelLossTrainer, training_collator
 
-    if packing and packs_one_row(trained) and any(e.negative for e in examples):
+    if packing and uses_segment_attention(trained) and any(e.negative for e in examples):
         from lingotune.train.twin_branches import attach_twins
 
         examples = attach_twins(examples)

@@ -9,8 +9,9 @@ beginning and to each other only (``models/segment_attention.py``). Causal atten
 beginning's keys and values the same in both, so every loss term, and every gradient, is the separate
 twin's up to float rounding (tests/test_twin_branches.py holds it to that).
 
-A twin becomes a branch only where the Trainer packs one row per micro-batch with per-example attention
-(``packing.packs_one_row``), and only up to its first target token, so that none of its targets falls
+A twin becomes a branch only where training packs one row per micro-batch with lingotune's per-example
+attention (``segment_attention``, CPU; flash attention's varlen kernels cannot branch, so on GPU twins stay
+examples of their own), and only from before its first target token, so that none of its targets falls
 in the shared part. A micro-batch then holds 4 examples and their twins, so an epoch has fewer
 optimizer steps of more tokens each (the loss is still normalised over each step's targets).
 
