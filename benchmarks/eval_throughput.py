@@ -14,6 +14,7 @@ answers may differ after the first differing token).
     python benchmarks/eval_throughput.py [--items 48] [--batch-size 16] [--tasks fidelity_es,xquad_es] [--json out.json]
         [--methods unbatched,batched,batched-unshared,batched-padded,batched-plain-weights,batched-unpruned,continuous]
         [--model smollm2-135m-instruct|PATH]  (a trained run's model/: answers that end early)
+        [--token-budget 12000]  (padded prompt tokens per batch, ``eval.token_budget``)
 
 Last results, machine and date: benchmarks/README.md.
 """
@@ -63,6 +64,7 @@ def main() -> None:
     parser.add_argument("--tasks", default="fidelity_es,xquad_es", help="the quickstart's evaluation tasks to time")
     parser.add_argument("--json")
     parser.add_argument("--model", default="smollm2-135m-instruct", help="embedded name, hub id or local path")
+    parser.add_argument("--token-budget", type=int, default=12000, help="padded prompt tokens per batch")
     opts = parser.parse_args()
 
     import torch
@@ -97,7 +99,7 @@ def main() -> None:
                                            share_prefixes=method in ("batched", "batched-padded",
                                                                      "batched-plain-weights", "batched-unpruned"),
                                            packed_prefill=method != "batched-padded",
-                                           prune_ended=method != "batched-unpruned")
+                                           prune_ended=method != "batched-unpruned", token_budget=opts.token_budget)
             seconds = time.perf_counter() - started
             answers[method] = out
             rows.append({"task": name, "method": method, "items": len(out), "seconds": seconds,

@@ -57,3 +57,30 @@ def test_dropping_ended_rows_keeps_the_reserved_cache_and_its_room(smollm2):
     assert cut.get_seq_length() == 6 and cut.layers[0]._key_buffer.shape == (2, 2, 10, 3)
     torch.testing.assert_close(cut.layers[1].keys, buffers[1][0][[1, 3], :, :6])
     torch.testing.assert_close(cut.layers[0].values, buffers[0][1][[1, 3], :, :6])
+
+
+def test_the_eval_token_budget_reaches_the_generation_batches(tiny_model, monkeypatch):
+    """``eval.token_budget`` caps the padded prompt tokens of each batch generate_batched plans."""
+    from pydantic import ValidationError
+
+    from lingotune.eval.generation import local_generation
+    from lingotune.eval.spec import EvalSpec
+    from lingotune.models import generate
+    from lingotune.models.loading import load_model
+
+    task = {"name": "t", "kind": "qa", "path": "x.json", "language": "es"}
+    assert EvalSpec.model_validate({"tasks": [task], "token_budget": 24000}).token_budget == 24000
+    with pytest.raises(ValidationError, match="token_budget"):
+        EvalSpec.model_validate({"tasks": [task], "token_budget": 0})
+    planned = []
+    plan = generate.plan_batches
+    monkeypatch.setattr(generate, "plan_batches", lambda groups, lengths, size, budget: planned.append(budget) or
+                        plan(groups, lengths, size, budget))
+    model, tokenizer = load_model(tiny_model, dtype="float32"), load_tokenizer(tiny_model)
+
+    class Loaded:
+        def get(self):
+            return model, tokenizer
+
+    answers = local_generation(Loaded(), 8, 300)([[{"role": "user", "content": "hola " * 40}]] * 3, 2, "t")
+    assert planned == [300] and len(answers) == 3

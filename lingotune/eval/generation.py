@@ -146,7 +146,7 @@ class ServedGeneration:
             self.server = None
 
 
-def local_generation(loaded, batch_size: int) -> Generate:
+def local_generation(loaded, batch_size: int, token_budget: int = 12000) -> Generate:
     """In-process, batched generation (greedy, or sampled when asked) with the model loaded on first use."""
     from lingotune.models.generate import generate_batched
 
@@ -154,6 +154,7 @@ def local_generation(loaded, batch_size: int) -> Generate:
                  sampling: Sampling | None = None) -> list[str]:
         model, tokenizer = loaded.get()
         return generate_batched(model, tokenizer, conversations, max_new_tokens=max_new_tokens,
-                                batch_size=batch_size, description=description, sampling=sampling)
+                                batch_size=batch_size, description=description, sampling=sampling,
+                                token_budget=token_budget)
 
     return generate

@@ -14,6 +14,8 @@ class EvalSpec(Strict):
     tasks: list[EvalTask] = []
     judge: JudgeSpec | None = None
     batch_size: int = Field(default=16, gt=0)
+    token_budget: int = Field(default=12000, gt=0, description="padded prompt tokens per generation batch: long "
+                              "prompts get fewer rows (memory), short ones up to batch_size")
     dtype: Dtype = "auto"
     bootstrap_resamples: int = Field(default=1000, gt=0)
     cache_base: bool = True

@@ -152,7 +152,7 @@ def evaluate_model(model: ResolvedModel, spec: EvalSpec, ctx: RunContext, stage:
     dtype = ctx.resolve_dtype(spec.dtype)
     loaded = _Loaded(model, dtype, ctx)
     served = ServedGeneration(model, spec.server, ctx.trust_remote_code) if spec.server else None
-    generate = served or local_generation(loaded, spec.batch_size)
+    generate = served or local_generation(loaded, spec.batch_size, spec.token_budget)
     summary["generation"] = "server" if served else "in-process"
     started = time.time()
     try:
