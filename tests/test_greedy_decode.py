@@ -9,7 +9,7 @@ from __future__ import annotations
 import pytest
 import torch
 
-from lingotune.models import greedy_decode
+from lingotune.models import greedy_decode, reserved_cache
 from lingotune.models.generate import generate_batched
 from lingotune.models.loading import load_tokenizer
 from tests.conftest import QUICKSTART_DATA
@@ -30,9 +30,9 @@ def test_dropping_ended_rows_gives_generates_answers(smollm2, monkeypatch):
     tokenizer = load_tokenizer(smollm2)
     tokenizer.eos_token = ","
     cuts = []
-    select = greedy_decode._select_rows
+    select = reserved_cache.select_rows
     monkeypatch.setattr(greedy_decode, "PRUNE_FRACTION", 0.1)
-    monkeypatch.setattr(greedy_decode, "_select_rows", lambda config, cache, live: cuts.append(len(live)) or
+    monkeypatch.setattr(reserved_cache, "select_rows", lambda config, cache, live: cuts.append(len(live)) or
                         select(config, cache, live))
     conversations = _prompts(16)
     pruned = generate_batched(model, tokenizer, conversations, max_new_tokens=32, batch_size=16)
@@ -46,13 +46,13 @@ def test_dropping_ended_rows_keeps_the_reserved_cache_and_its_room(smollm2):
     """The live rows' keys and values are copied with the room for the tokens still to come."""
     from transformers import AutoConfig
 
-    from lingotune.models.reserved_cache import ReservedLayer, reserved_cache
+    from lingotune.models.reserved_cache import ReservedLayer
 
     config = AutoConfig.from_pretrained(smollm2.path)
     buffers = [(torch.arange(4 * 2 * 10 * 3, dtype=torch.float32).view(4, 2, 10, 3),
                 -torch.arange(4 * 2 * 10 * 3, dtype=torch.float32).view(4, 2, 10, 3)) for _ in range(2)]
-    cache = reserved_cache(config, buffers, 6)
-    cut = greedy_decode._select_rows(config, cache, torch.tensor([1, 3]))
+    cache = reserved_cache.reserved_cache(config, buffers, 6)
+    cut = reserved_cache.select_rows(config, cache, torch.tensor([1, 3]))
     assert all(isinstance(layer, ReservedLayer) for layer in cut.layers)
     assert cut.get_seq_length() == 6 and cut.layers[0]._key_buffer.shape == (2, 2, 10, 3)
     torch.testing.assert_close(cut.layers[1].keys, buffers[1][0][[1, 3], :, :6])

@@ -19,7 +19,7 @@ from collections.abc import Sequence
 
 import torch
 
-from lingotune.models.reserved_cache import ReservedLayer, reserved_cache
+from lingotune.models import reserved_cache
 
 PRUNE_FRACTION = 0.25  # rows ended, of the batch, before the cache is cut down to the live rows (a copy)
 
@@ -50,18 +50,9 @@ def greedy_decode(model, input_ids: torch.Tensor, attention_mask: torch.Tensor, 
             step_ids, step_positions = tokens[:, None], step_positions[:, -1:] + 1
             if int(ended.sum()) >= PRUNE_FRACTION * len(rows):
                 live = (~ended).nonzero().squeeze(1)
-                cache = _select_rows(model.config, cache, live)
+                cache = reserved_cache.select_rows(model.config, cache, live)
                 rows, attention_mask, step_ids, step_positions = (t[live] for t in (rows, attention_mask, step_ids,
                                                                                     step_positions))
                 ended = ended[live]
     return new
 
-
-def _select_rows(config, cache, live: torch.Tensor):
-    """The cache of rows ``live`` only; a reserved cache keeps its room for new tokens."""
-    if all(isinstance(layer, ReservedLayer) and layer._in_buffer(layer.keys.shape[-2]) for layer in cache.layers):
-        length = cache.layers[0].keys.shape[-2]
-        return reserved_cache(config, [(layer._key_buffer[live], layer._value_buffer[live]) for layer in cache.layers],
-                              length)
-    cache.batch_select_indices(live)
-    return cache

@@ -10,7 +10,8 @@ call over 300 cached tokens, batch 16, bf16).
 Written by hand: transformers' ``StaticLayer`` also writes in place, but makes every step attend over
 the whole reserved length (21.3 s against 19.4 s on the same prompts) and ``DynamicLayer`` has no
 reserve. Anything that replaces the tensors (``reorder_cache``, ``batch_select_indices``: not used by
-greedy or sampled generation) leaves the layer concatenating again, as transformers' own would.
+greedy or sampled generation) leaves the layer concatenating again, as transformers' own would;
+``select_rows`` keeps the room when greedy decoding drops the rows that have ended.
 """
 
 from __future__ import annotations
@@ -54,4 +55,15 @@ def reserved_cache(config, buffers: list[tuple[torch.Tensor, torch.Tensor]], len
     key and value buffers, the rest of them to spare."""
     cache = DynamicCache(config=config)
     cache.layers = [ReservedLayer(keys, values, length) for keys, values in buffers]
+    return cache
+
+
+def select_rows(config, cache: DynamicCache, live: torch.Tensor) -> DynamicCache:
+    """The cache of rows ``live`` only (greedy decoding drops ended rows: ``models/greedy_decode.py``); a
+    reserved cache is copied with its room for new tokens, any other narrowed as transformers does."""
+    if all(isinstance(layer, ReservedLayer) and layer._in_buffer(layer.keys.shape[-2]) for layer in cache.layers):
+        length = cache.layers[0].keys.shape[-2]
+        return reserved_cache(config, [(layer._key_buffer[live], layer._value_buffer[live]) for layer in cache.layers],
+                              length)
+    cache.batch_select_indices(live)
     return cache

@@ -52,24 +52,21 @@ def segment_sdpa(module, query, key, value, attention_mask, dropout: float = 0.0
         # split, not slices: a slice's backward zero-fills a gradient of the whole row for each example,
         # split's backward concatenates once (5 % of a quickstart step's profile was those fills)
         sizes = bounds.diff().tolist()
+        # per segment: its example's length and where its twin branch starts (train/twin_branches.py); none:
+        # the example is the whole segment
         branches = kwargs.get("segment_branches")
-        if branches is not None:  # segments of examples followed by their twin branches (train/twin_branches.py)
-            parts = []
-            for q, k, v, (main, start) in zip(query.split(sizes, dim=2), key.split(sizes, dim=2),
-                                              value.split(sizes, dim=2), branches.tolist(), strict=True):
-                parts += _with_branch(q, k, v, main, start, dropout, scaling, gqa)
-        else:
-            parts = [torch.nn.functional.scaled_dot_product_attention(
-                q, k, v, dropout_p=dropout, scale=scaling, is_causal=True, enable_gqa=gqa)
-                for q, k, v in zip(query.split(sizes, dim=2), key.split(sizes, dim=2), value.split(sizes, dim=2),
-                                   strict=True) if q.shape[2]]
+        layout = branches.tolist() if branches is not None else [(size, 0) for size in sizes]
+        parts = [part for q, k, v, (main, start) in zip(query.split(sizes, dim=2), key.split(sizes, dim=2),
+                                                        value.split(sizes, dim=2), layout, strict=True)
+                 if q.shape[2] for part in _with_branch(q, k, v, main, start, dropout, scaling, gqa)]
         output = parts[0] if len(parts) == 1 else torch.cat(parts, dim=2)
     return output.transpose(1, 2).to(dtype).contiguous(), None
 
 
 def _with_branch(query, key, value, main: int, start: int, dropout: float, scaling: float | None, gqa: bool):
-    """One segment's attention outputs: its first ``main`` tokens causally, then its branch's tokens over the
-    first ``start`` keys and, causally, over their own (the separate twin's attention, exactly)."""
+    """One segment's attention outputs: its first ``main`` tokens causally, then, if the segment is longer, its
+    branch's tokens over the first ``start`` keys and, causally, over their own (the separate twin's attention,
+    exactly)."""
     import torch.nn.functional as F
 
     if main >= query.shape[2]:

@@ -36,7 +36,8 @@ class PromptGroup:
     shared: int
 
 
-def _common_length(a: Sequence[int], b: Sequence[int]) -> int:
+def common_length(a: Sequence[int], b: Sequence[int]) -> int:
+    """How many leading tokens ``a`` and ``b`` share."""
     n = 0
     for x, y in zip(a, b, strict=False):
         if x != y:
@@ -59,7 +60,7 @@ def group_shared_prefixes(ids: Sequence[Sequence[int]], min_shared: int = MIN_SH
     shared = 0
     for index in order:
         if members:
-            common = min(shared, _common_length(ids[members[-1]], ids[index]), len(ids[index]) - 1)
+            common = min(shared, common_length(ids[members[-1]], ids[index]), len(ids[index]) - 1)
             if common >= min_shared:
                 members.append(index)
                 shared = common

@@ -87,6 +87,6 @@ def tokenize_negatives(tokenizer, twins: Sequence[Example], spec: UnlikelihoodSp
                 item.assistant_masks[i] = 0
         if len(item.input_ids) <= max_length and any(item.assistant_masks):
             end = max(i for i, m in enumerate(item.assistant_masks) if m) + 1
-            item = replace(item, input_ids=item.input_ids[:end], assistant_masks=item.assistant_masks[:end])
-            tokenized.append(replace(item, negative=True, source=twin.meta.get("twin_of")))
+            tokenized.append(replace(item, input_ids=item.input_ids[:end], assistant_masks=item.assistant_masks[:end],
+                                     negative=True, source=twin.meta.get("twin_of")))
     return tokenized

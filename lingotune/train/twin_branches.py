@@ -23,6 +23,7 @@ from __future__ import annotations
 from collections.abc import Sequence
 from dataclasses import replace
 
+from lingotune.models.shared_prefix import common_length
 from lingotune.train.label_loss import IGNORE_INDEX
 from lingotune.train.tokenize import TokenizedExample, TwinBranch
 
@@ -30,11 +31,7 @@ from lingotune.train.tokenize import TokenizedExample, TwinBranch
 def _shared_length(example: TokenizedExample, twin: TokenizedExample) -> int:
     """Leading tokens both have, and before the twin's first target."""
     first_target = next((i for i, label in enumerate(twin.labels) if label != IGNORE_INDEX), len(twin.input_ids))
-    limit = min(len(example.input_ids), first_target)
-    n = 0
-    while n < limit and example.input_ids[n] == twin.input_ids[n]:
-        n += 1
-    return n
+    return min(common_length(example.input_ids, twin.input_ids), first_target)
 
 
 def attach_twins(examples: Sequence[TokenizedExample]) -> list[TokenizedExample]:
@@ -46,10 +43,9 @@ def attach_twins(examples: Sequence[TokenizedExample]) -> list[TokenizedExample]
     merged = list(examples)
     alone: list[TokenizedExample] = []
     for twin in (e for e in examples if e.negative):
-        index = by_source.get(twin.source) if twin.source is not None else None
+        index = by_source.get(twin.source)
         host = merged[index] if index is not None else None
-        shared = _shared_length(host, twin) if host is not None and host.branch is None else 0
-        if host is None or index is None or shared < 2:
+        if host is None or host.branch is not None or (shared := _shared_length(host, twin)) < 2:
             alone.append(twin)
             continue
         start = shared - 1
