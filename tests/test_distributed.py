@@ -96,3 +96,27 @@ def test_launcher_flags_go_together(tmp_path):
     assert done.returncode == 2 and "expected one of process, inline, accelerate" in " ".join(done.stderr.split())
     done = lingotune("run", str(TINY), f"output_dir={tmp_path / 'x'}", env={"LINGOTUNE_LAUNCHER": "accelerate"})
     assert done.returncode == 2 and "LINGOTUNE_LAUNCHER=accelerate" in done.stderr
+
+
+def test_a_warm_training_process_ends_quietly_when_no_job_comes():
+    from lingotune.train.distributed import WarmTrainingProcess
+
+    warm = WarmTrainingProcess()
+    assert warm.available
+    assert warm.close() == 0  # imported the training stack, read end of input, exited
+    assert not warm.available and warm.close() is None
+
+
+def test_only_a_run_left_to_train_in_a_process_starts_one_early(tmp_path):
+    from lingotune.plan import load_recipe, plan
+    from lingotune.plan.runner import trains_in_a_process
+
+    the_plan = plan(load_recipe(TINY, [f"output_dir={tmp_path}"]))
+    assert trains_in_a_process(the_plan, None, "process")
+    assert not trains_in_a_process(the_plan, None, "inline")
+    assert not trains_in_a_process(the_plan, CPU_2PROC, None)
+    resumed = plan(load_recipe(TINY, [f"output_dir={tmp_path}", "train.resume=true"]))
+    marker = resumed.layout.step_marker("train")
+    marker.parent.mkdir(parents=True)
+    marker.write_text('{"steps": 4, "model_dir": "model"}')  # the training step is done: nothing left to train
+    assert not trains_in_a_process(resumed, None, "process")

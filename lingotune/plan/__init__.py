@@ -13,12 +13,13 @@ from lingotune.plan.recipe import Recipe
 __all__ = ["Plan", "Recipe", "check_recipe", "load_recipe", "plan", "run_recipe"]
 
 
-def check_recipe(recipe: Recipe, *, tokenizer: bool = True, show: bool = False) -> Plan:
-    """Plan the recipe and check everything checkable without a model (lengths with the tokenizer)."""
+def check_recipe(recipe: Recipe, *, tokenizer: bool = True, show: bool = False, the_plan: Plan | None = None) -> Plan:
+    """Plan the recipe (unless ``the_plan`` is its plan) and check everything checkable without a model
+    (lengths with the tokenizer)."""
     from lingotune.plan.check import check_data, count_too_long
     from lingotune.plan.describe import checks_table, plan_table, tasks_table
 
-    the_plan = plan(recipe)
+    the_plan = the_plan or plan(recipe)
     result = check_data(recipe)
     if tokenizer and result.sources:
         from lingotune.models.loading import load_tokenizer
@@ -44,6 +45,13 @@ def check_recipe(recipe: Recipe, *, tokenizer: bool = True, show: bool = False) 
 def run_recipe(recipe: Recipe, accelerate_config: Path | None = None, launcher: str | None = None) -> Path:
     """``launcher``: where training steps run: ``process`` (a fresh one each, the default unless
     ``LINGOTUNE_LAUNCHER`` says otherwise), ``inline``, or accelerate when ``accelerate_config`` is given."""
-    from lingotune.plan.runner import execute
+    from contextlib import nullcontext
 
-    return execute(check_recipe(recipe), accelerate_config, launcher)
+    from lingotune.plan.runner import execute, trains_in_a_process
+    from lingotune.train.distributed import WarmTrainingProcess
+
+    the_plan = plan(recipe)
+    # the training process imports its stack while this one checks the data and evaluates the base
+    warm = WarmTrainingProcess() if trains_in_a_process(the_plan, accelerate_config, launcher) else None
+    with warm or nullcontext():
+        return execute(check_recipe(recipe, the_plan=the_plan), accelerate_config, launcher, warm)

@@ -24,19 +24,24 @@ from lingotune.models.sources import resolve_model
 from lingotune.plan.load import dump_recipe
 from lingotune.plan.planner import Plan
 from lingotune.plan.recipe import Recipe
-from lingotune.plan.steps import EvaluateStep, ReportStep, RunState, Step
+from lingotune.plan.steps import EvaluateStep, ReportStep, RunState, Step, TrainStep
+
+
+def chosen_launcher(accelerate_config: Path | None, launcher: str | None) -> str:
+    """Where training steps run (``train/distributed.py``): accelerate when a config is given, else
+    ``launcher``, ``LINGOTUNE_LAUNCHER`` or a fresh process."""
+    from lingotune.train.distributed import default_launcher
+
+    return "accelerate" if accelerate_config else launcher or default_launcher()
 
 
 def run_context(recipe: Recipe, plan: Plan, accelerate_config: Path | None = None,
                 launcher: str | None = None) -> RunContext:
-    """``launcher``: where training steps run (``train/distributed.py``); accelerate when a config is given,
-    else ``LINGOTUNE_LAUNCHER`` or a fresh process."""
-    from lingotune.train.distributed import default_launcher
-
+    """``launcher``: see ``chosen_launcher``."""
     return RunContext(layout=plan.layout, seed=recipe.seed, trust_remote_code=recipe.model.trust_remote_code,
                       language_names=recipe.language_names, dtype=recipe.model.dtype, name=recipe.name,
                       accelerate_config=str(accelerate_config.resolve()) if accelerate_config else None,
-                      launcher="accelerate" if accelerate_config else launcher or default_launcher())
+                      launcher=chosen_launcher(accelerate_config, launcher))
 
 
 def resuming(recipe: Recipe) -> bool:
@@ -93,16 +98,28 @@ def _run_step(plan: Plan, step: Step, state: RunState) -> None:
     state.save()
 
 
-def execute(plan: Plan, accelerate_config: Path | None = None, launcher: str | None = None) -> Path:
+def trains_in_a_process(plan: Plan, accelerate_config: Path | None, launcher: str | None) -> bool:
+    """Whether the run will start a training process (a training step left to run, launched as a
+    process): worth starting it early (``train.distributed.WarmTrainingProcess``)."""
+    if chosen_launcher(accelerate_config, launcher) != "process":
+        return False
+    redo = not resuming(plan.recipe)
+    return any(isinstance(s, TrainStep) and (redo or _done_record(plan, s.name) is None) for s in plan.steps)
+
+
+def execute(plan: Plan, accelerate_config: Path | None = None, launcher: str | None = None,
+            warm_training=None) -> Path:
     """Run every step not yet done (the report last, after the record says finished); returns the run folder.
 
     ``accelerate_config``: training steps run under ``accelerate launch`` with it, the rest here;
-    ``launcher``: inline or process (``run_context``)."""
+    ``launcher``: inline or process (``run_context``); ``warm_training``: a ``WarmTrainingProcess`` for
+    the first training step."""
     recipe = plan.recipe
     started = time.time()
     prepare_run_dir(recipe, plan.layout.root)
     plan.layout.recipe.write_text(dump_recipe(recipe), encoding="utf-8")
-    state = RunState(run_context(recipe, plan, accelerate_config, launcher), _start_record(recipe, plan))
+    state = RunState(run_context(recipe, plan, accelerate_config, launcher), _start_record(recipe, plan),
+                     warm_training=warm_training)
     state.record.stages = []  # rebuilt from the plan's evaluations, done or skipped, in plan order
     state.save()
     state.models["base"] = resolve_model(recipe.model.source)

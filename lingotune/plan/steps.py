@@ -34,6 +34,12 @@ class RunState:
     record: RunRecord
     models: dict[str, ResolvedModel] = field(default_factory=dict)
     step_offset: int = 0
+    warm_training: Any = None  # a WarmTrainingProcess started with the run, for the first training step
+
+    def take_warm_training(self):
+        """The warm training process, once (train/distributed.py): later steps start their own."""
+        warm, self.warm_training = self.warm_training, None
+        return warm
 
     def model(self, reference: str) -> ResolvedModel:
         return self.models[reference]
@@ -138,7 +144,7 @@ class TrainStep(Step):
             accelerate = Path(state.ctx.accelerate_config) if state.ctx.launcher == "accelerate" else None
             (result, dropped), process_peak = launch_training(
                 self.writes, state.model(self.from_ref), self.data, self.spec, state.ctx,
-                accelerate_config=accelerate, **settings)
+                accelerate_config=accelerate, warm=state.take_warm_training(), **settings)
         state.record.add_training(result.train_time_s, result.train_tokens, result.train_examples, dropped,
                                   result.final_loss)
         return {"steps": result.steps, "model_dir": str(Path(result.model_dir).resolve()),

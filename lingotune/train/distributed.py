@@ -15,6 +15,12 @@ its imports (~7.5 s more per step on 2 CPU cores) and holds memory beside the ca
 process tree peaked at 3.6 GB summed, against 3.2 GB in one process); it returns every byte and the GPU's
 memory when it ends (``docs/measurements/issue11/training_process_2026-12-06.json``).
 
+A run whose plan trains starts that process with the run (``WarmTrainingProcess``): it imports the
+training stack (torch, transformers' Trainer, PEFT, datasets: ~4-5 s of one core) while the run loads
+its recipe, checks its data and loads the model for the first evaluation, which use one core, and then
+waits on its standard input for the first training step's job. Without it, those imports came after the
+evaluation, on the critical path. Later training steps of the run start fresh processes.
+
 Under accelerate every process builds and tokenises the same data, the Trainer (through accelerate)
 shards the batches and averages the gradients, and only the main process writes checkpoints, the final
 model and the result, which the caller then reads back. So a run on N GPUs differs from a run on one
@@ -61,11 +67,65 @@ def default_launcher() -> str:
     return chosen
 
 
-def launch_training(out_dir: Path, *args, accelerate_config: Path | None = None, **kwargs):
-    """``train_on(*args, out_dir, **kwargs)`` in a fresh process, or in the processes ``accelerate_config``
-    asks for; returns the main process's ``(TrainResult, dropped)`` and its peak resident memory (MB, None
-    off Linux). The job and result files are lingotune's own, in the step's folder. A ``LingotuneError``
-    raised there (a bad input found while building the data) is raised here again, message and all."""
+# What a warm training process imports while it waits: the modules every training step loads.
+WARM_MODULES = ("torch", "transformers.trainer", "transformers.training_args", "peft", "datasets",
+                "lingotune.train.run", "lingotune.train.sft", "lingotune.train.negatives",
+                "lingotune.train.label_loss", "lingotune.train.packing", "lingotune.train.twin_branches",
+                "lingotune.train.callbacks", "lingotune.train.checkpointing", "lingotune.models.segment_attention")
+
+
+class WarmTrainingProcess:
+    """A training process started before it is needed (module docstring): ``run(job_path)`` hands it a
+    job and waits for it; ``close()`` ends it if it never got one. Use it once."""
+
+    def __init__(self) -> None:
+        self._process: subprocess.Popen | None = subprocess.Popen(
+            [sys.executable, "-m", "lingotune.train.distributed", "--warm"], stdin=subprocess.PIPE)
+
+    @property
+    def available(self) -> bool:
+        return self._process is not None and self._process.poll() is None
+
+    def run(self, job_path: Path) -> int:
+        """The job's exit status, as ``subprocess.run`` would give it."""
+        process, self._process = self._process, None
+        assert process is not None and process.stdin is not None, "a warm training process runs one job"
+        try:
+            process.stdin.write(f"{job_path}\n".encode())
+            process.stdin.close()
+            return process.wait()
+        except BaseException:  # Ctrl-C or an error here: the job must not outlive the run
+            process.kill()
+            process.wait()
+            raise
+
+    def close(self) -> int | None:
+        """Ends a process that got no job; its exit status (None when it already ran one)."""
+        process, self._process = self._process, None
+        if process is None:
+            return None
+        if process.stdin is not None:
+            process.stdin.close()  # end of input: the process exits without training
+        try:
+            return process.wait(timeout=60)
+        except subprocess.TimeoutExpired:
+            process.kill()
+            return process.wait()
+
+    def __enter__(self) -> WarmTrainingProcess:
+        return self
+
+    def __exit__(self, *exc_info) -> None:
+        self.close()
+
+
+def launch_training(out_dir: Path, *args, accelerate_config: Path | None = None,
+                    warm: WarmTrainingProcess | None = None, **kwargs):
+    """``train_on(*args, out_dir, **kwargs)`` in a fresh process (``warm``'s, when it is still waiting), or
+    in the processes ``accelerate_config`` asks for; returns the main process's ``(TrainResult, dropped)``
+    and its peak resident memory (MB, None off Linux). The job and result files are lingotune's own, in the
+    step's folder. A ``LingotuneError`` raised there (a bad input found while building the data) is raised
+    here again, message and all."""
     out_dir.mkdir(parents=True, exist_ok=True)
     job_path, result_path = out_dir / JOB_FILE, out_dir / RESULT_FILE
     result_path.unlink(missing_ok=True)
@@ -79,15 +139,18 @@ def launch_training(out_dir: Path, *args, accelerate_config: Path | None = None,
                    "-m", "lingotune.train.distributed", str(job_path)]
         console.print(f"[dim]accelerate launch --config_file {accelerate_config} (training only)[/dim]")
         where = f"accelerate launch (config {accelerate_config})"
-    completed = subprocess.run(command)
+    if accelerate_config is None and warm is not None and warm.available:
+        returncode = warm.run(job_path)
+    else:
+        returncode = subprocess.run(command).returncode
     outcome = None
     if result_path.exists():
         with result_path.open("rb") as handle:
             outcome = pickle.load(handle)
     if isinstance(outcome, _Failed):
         raise outcome.error
-    if completed.returncode != 0 or outcome is None:
-        raise LingotuneError(f"training in {where} failed (exit status {completed.returncode}); its output is above")
+    if returncode != 0 or outcome is None:
+        raise LingotuneError(f"training in {where} failed (exit status {returncode}); its output is above")
     result, world_size, peak_mb = outcome
     if accelerate_config is not None:
         console.print(f"training ran in {world_size} processes under accelerate launch")
@@ -124,7 +187,25 @@ def _main(job_path: str) -> int:
     return 0
 
 
+def _warm_main() -> int:
+    """``--warm``: import the training stack, then run the job whose path arrives on standard input (none:
+    the run ended without training)."""
+    import importlib
+
+    from lingotune.train.distributed import _main as main  # the importable module's, as below
+
+    try:
+        for module in WARM_MODULES:
+            importlib.import_module(module)
+        line = sys.stdin.readline().strip()
+    except KeyboardInterrupt:  # Ctrl-C reaches the whole process group; the run reports it
+        return 130
+    return main(line) if line else 0
+
+
 if __name__ == "__main__":
+    if sys.argv[1:] == ["--warm"]:
+        sys.exit(_warm_main())
     # through the module's importable name: what _main pickles (_Failed) must not be __main__'s
     from lingotune.train.distributed import _main as main
 
