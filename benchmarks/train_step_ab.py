@@ -9,6 +9,7 @@ Whole-run A/Bs here could not resolve 2-3 % (12 steps: 45.6-50.5 s for the same 
 Variants (``--variant``):
   ce-slices   the float32 cross-entropy over slices of the logits (before 2026-12-06) against splits
   rms-norm    transformers' Llama RMSNorm against the same through ``F.rms_norm`` (bit-identical)
+  concat-lora PEFT's LoRA layers against the same joined with their frozen weights (train/joined_lora.py)
 
 ``python benchmarks/train_step_ab.py --variant ce-slices [--micro-batches 8] [--rounds 6] [--json OUT]``
 """
@@ -76,10 +77,30 @@ def rms_norm_functional():
         modeling_llama.LlamaRMSNorm.forward = saved
 
 
-VARIANTS = {"ce-slices": ("slices", "split"), "rms-norm": ("transformers", "functional")}
+@contextlib.contextmanager
+def joined_lora(model):
+    """LoRA layers joined with their frozen weights (train/joined_lora.py) for the variant's micro-batch;
+    split again after it (outside the timed part), so the other variant runs PEFT's layers on contiguous
+    weights."""
+    from lingotune.train.joined_lora import join_lora_layers, split_lora_layers
+
+    join_lora_layers(model)
+    try:
+        yield
+    finally:
+        split_lora_layers(model)
+
+
+VARIANTS = {"ce-slices": ("slices", "split"), "rms-norm": ("transformers", "functional"),
+            "concat-lora": ("peft", "joined")}
 
 
 def main() -> None:
+    with contextlib.ExitStack() as stack:
+        _main(stack)
+
+
+def _main(stack: contextlib.ExitStack) -> None:
     parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
     parser.add_argument("--variant", choices=sorted(VARIANTS), required=True)
     parser.add_argument("--micro-batches", type=int, default=8)
@@ -117,6 +138,8 @@ def main() -> None:
     def variant(which: str):
         if options.variant == "ce-slices":
             return ce_slices() if which == "a" else contextlib.nullcontext()
+        if options.variant == "concat-lora":
+            return joined_lora(trainer.model) if which == "b" else contextlib.nullcontext()
         return rms_norm_functional() if which == "b" else contextlib.nullcontext()
 
     bf16 = resolve_dtype(spec.dtype) == torch.bfloat16
@@ -133,6 +156,10 @@ def main() -> None:
 
     trainer.model.train()
     trainer.create_optimizer_and_scheduler(num_training_steps=1)
+    if bf16:  # as while the Trainer trains (train.callbacks.SkipAdapterInputCasts; since 2026-12-06 night)
+        from peft.helpers import disable_input_dtype_casting
+
+        stack.enter_context(disable_input_dtype_casting(trainer.model))
     for batch in batches[:2]:  # warm-up: first calls build oneDNN primitives for each shape
         timed("a", batch), timed("b", batch)
     times = {"a": [[0.0] * len(batches) for _ in range(options.rounds)],
