@@ -10,6 +10,7 @@ raised there must reach the user as an inline one would.
 from __future__ import annotations
 
 import json
+import time
 from pathlib import Path
 
 import pytest
@@ -103,7 +104,10 @@ def test_a_warm_training_process_ends_quietly_when_no_job_comes():
 
     warm = WarmTrainingProcess()
     assert warm.available
-    assert warm.close() == 0  # imported the training stack, read end of input, exited
+    time.sleep(0.5)
+    started = time.monotonic()
+    assert warm.close() is not None  # ended at once, importing or waiting
+    assert time.monotonic() - started < 5
     assert not warm.available and warm.close() is None
 
 

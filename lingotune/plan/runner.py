@@ -25,6 +25,7 @@ from lingotune.plan.load import dump_recipe
 from lingotune.plan.planner import Plan
 from lingotune.plan.recipe import Recipe
 from lingotune.plan.steps import EvaluateStep, ReportStep, RunState, Step, TrainStep
+from lingotune.train.distributed import WarmTrainingProcess
 
 
 def chosen_launcher(accelerate_config: Path | None, launcher: str | None) -> str:
@@ -108,7 +109,7 @@ def trains_in_a_process(plan: Plan, accelerate_config: Path | None, launcher: st
 
 
 def execute(plan: Plan, accelerate_config: Path | None = None, launcher: str | None = None,
-            warm_training=None) -> Path:
+            warm_training: WarmTrainingProcess | None = None) -> Path:
     """Run every step not yet done (the report last, after the record says finished); returns the run folder.
 
     ``accelerate_config``: training steps run under ``accelerate launch`` with it, the rest here;

@@ -22,6 +22,7 @@ from lingotune.data.spec import DataSpec
 from lingotune.eval.spec import EvalSpec
 from lingotune.merge.references import parse_reference, substitute
 from lingotune.models.sources import ResolvedModel
+from lingotune.train.distributed import WarmTrainingProcess
 from lingotune.train.spec import SelfPacedSpec, TrainSpec
 
 
@@ -34,9 +35,9 @@ class RunState:
     record: RunRecord
     models: dict[str, ResolvedModel] = field(default_factory=dict)
     step_offset: int = 0
-    warm_training: Any = None  # a WarmTrainingProcess started with the run, for the first training step
+    warm_training: WarmTrainingProcess | None = None  # started with the run, for its first training step
 
-    def take_warm_training(self):
+    def take_warm_training(self) -> WarmTrainingProcess | None:
         """The warm training process, once (train/distributed.py): later steps start their own."""
         warm, self.warm_training = self.warm_training, None
         return warm

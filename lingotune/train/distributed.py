@@ -100,17 +100,15 @@ class WarmTrainingProcess:
             raise
 
     def close(self) -> int | None:
-        """Ends a process that got no job; its exit status (None when it already ran one)."""
+        """Ends a process that got no job (the run stopped or never trained) at once, imports or not; its
+        exit status (None when it ran a job)."""
         process, self._process = self._process, None
         if process is None:
             return None
+        process.terminate()
         if process.stdin is not None:
-            process.stdin.close()  # end of input: the process exits without training
-        try:
-            return process.wait(timeout=60)
-        except subprocess.TimeoutExpired:
-            process.kill()
-            return process.wait()
+            process.stdin.close()
+        return process.wait()
 
     def __enter__(self) -> WarmTrainingProcess:
         return self

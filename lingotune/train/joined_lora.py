@@ -15,8 +15,8 @@ Their input gradients come out of one matmul as well, already summed.
 
 The sums are PEFT's in another order: losses and float32 gradients equal PEFT's within float32 rounding,
 and in bf16 the gradients are closer to float64's than PEFT's (tests/test_joined_lora.py). The
-quickstart's micro-batches took 0.97× as long per layer and 0.94× with siblings joined, paired
-(benchmarks/README.md).
+quickstart's micro-batches took 0.968× as long with each layer joined alone and 0.959× [0.953, 0.965]
+with siblings joined too, paired (benchmarks/README.md).
 
 Written here: PEFT has no fused LoRA linear for CPU training. It applies while a Trainer trains
 (``train.callbacks.JoinLoRALayers``, on CPU) to PEFT ``Linear`` layers with one active, unmerged plain
