@@ -141,3 +141,21 @@ def test_siblings_share_one_buffer_and_a_sibling_called_alone_or_with_another_in
             reference = parameter.grad if parameter.grad is not None else torch.zeros_like(parameter)
             torch.testing.assert_close(joined_grads.get(name, torch.zeros_like(parameter)), reference,
                                        rtol=1e-5, atol=1e-6, msg=name)
+
+
+def test_joined_layers_recomputed_under_checkpointing_give_the_same_gradients(tiny_model):
+    """Long micro-batches recompute layers (train.checkpoint_above_tokens): the recomputed siblings meet
+    their shared outputs again in the same order, and the gradients are those of the stored pass."""
+    from lingotune.train.checkpointing import checkpoint_long_batches
+
+    ids = torch.randint(0, 200, (1, 64))
+    stored = _lora_model(tiny_model).train()
+    join_lora_layers(stored)
+    _, expected = _loss_and_grads(stored, ids)
+    recomputed = _lora_model(tiny_model).train()
+    checkpoint_long_batches(recomputed, 16)  # 64 tokens over a budget of 16: most layers recompute
+    join_lora_layers(recomputed)
+    _, grads = _loss_and_grads(recomputed, ids)
+    assert grads.keys() == expected.keys()
+    for name, grad in expected.items():
+        torch.testing.assert_close(grads[name], grad, rtol=1e-5, atol=1e-7, msg=name)
