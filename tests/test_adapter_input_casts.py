@@ -38,7 +38,9 @@ def test_skipping_the_adapter_input_casts_under_autocast_changes_no_gradient(tin
         assert torch.equal(grad, skipped[name]), name
 
 
-def test_training_skips_the_casts_and_restores_them_after(tiny_model, tmp_path):
+def train_two_bf16_steps(model, resolved, tmp_path, on_step_end):
+    """Two packed bf16 steps of lingotune's Trainer on 8 replay examples, ``on_step_end(model)`` after each
+    (what the Trainer's callbacks have set up while it trains); returns the tokenized examples."""
     from transformers import TrainerCallback
 
     from lingotune.models.loading import load_tokenizer
@@ -47,19 +49,25 @@ def test_training_skips_the_casts_and_restores_them_after(tiny_model, tmp_path):
     from lingotune.train.tokenize import tokenize_examples
     from tests.test_packing import REPLAY, load_alpaca
 
-    model = _lora_model(tiny_model)
-    tokenizer = load_tokenizer(tiny_model, padding_side="right")
+    tokenizer = load_tokenizer(resolved, padding_side="right")
     tokenized, _ = tokenize_examples(tokenizer, load_alpaca(REPLAY, "en")[:8], max_length=256)
     spec = TrainSpec(batch_size=2, max_steps=2, save_steps=100, dtype="bfloat16")
-    seen: list[bool] = []
 
     class Watch(TrainerCallback):
         def on_step_end(self, args, state, control, model=None, **kwargs):
-            seen.extend(m.cast_input_dtype_enabled for m in model.modules() if hasattr(m, "cast_input_dtype_enabled"))
+            on_step_end(model)
 
     trainer = make_trainer(model, tokenizer, tokenized, training_arguments(spec, tmp_path, 0, save_strategy="no"),
                            [Watch()], True)
     trainer.train()
+    return tokenized
+
+
+def test_training_skips_the_casts_and_restores_them_after(tiny_model, tmp_path):
+    model = _lora_model(tiny_model)
+    seen: list[bool] = []
+    tokenized = train_two_bf16_steps(model, tiny_model, tmp_path, lambda trained: seen.extend(
+        m.cast_input_dtype_enabled for m in trained.modules() if hasattr(m, "cast_input_dtype_enabled")))
     assert seen and not any(seen)
     layers = [m for m in model.modules() if hasattr(m, "cast_input_dtype_enabled")]
     assert layers and all(m.cast_input_dtype_enabled for m in layers)

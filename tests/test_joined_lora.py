@@ -92,27 +92,12 @@ def test_layers_with_dropout_or_outside_training_keep_peft_forward(tiny_model):
 
 
 def test_the_trainer_trains_joined_layers_and_splits_them_after(tiny_model, tmp_path):
-    from transformers import TrainerCallback
-
-    from lingotune.models.loading import load_tokenizer
-    from lingotune.train.sft import make_trainer, training_arguments
-    from lingotune.train.spec import TrainSpec
-    from lingotune.train.tokenize import tokenize_examples
-    from tests.test_packing import REPLAY, load_alpaca
+    from tests.test_adapter_input_casts import train_two_bf16_steps
 
     model = _lora_model(tiny_model, dtype=torch.bfloat16)
-    tokenizer = load_tokenizer(tiny_model, padding_side="right")
-    tokenized, _ = tokenize_examples(tokenizer, load_alpaca(REPLAY, "en")[:8], max_length=256)
-    spec = TrainSpec(batch_size=2, max_steps=2, save_steps=100, dtype="bfloat16")
     joined: list[int] = []
-
-    class Watch(TrainerCallback):
-        def on_step_end(self, args, state, control, model=None, **kwargs):
-            joined.append(sum(hasattr(m, "_lingotune_joined") for m in model.modules()))
-
-    trainer = make_trainer(model, tokenizer, tokenized, training_arguments(spec, tmp_path, 0, save_strategy="no"),
-                           [Watch()], True)
-    trainer.train()
+    train_two_bf16_steps(model, tiny_model, tmp_path,
+                         lambda trained: joined.append(sum(hasattr(m, "_lingotune_joined") for m in trained.modules())))
     assert len(joined) == 2 and joined[0] > 0 and joined[0] == joined[1]
     assert not any(hasattr(m, "_lingotune_joined") for m in model.modules())
     assert all(p.is_contiguous() for p in model.parameters())

@@ -62,9 +62,15 @@ class _JoinedLayers:
         return slice(start, start + self.outs[i])
 
     def columns(self, i: int) -> slice:
-        """Member ``i``'s columns of ``s·x·Aᵀ`` (of ``B`` in the buffer: shifted by the input's width)."""
+        """Member ``i``'s columns of ``s·x·Aᵀ``."""
         start = sum(self.ranks[:i])
         return slice(start, start + self.ranks[i])
+
+    def b_block(self, i: int) -> torch.Tensor:
+        """Member ``i``'s ``B`` in the buffer: its rows, its columns of ``s·x·Aᵀ`` after the input's."""
+        n_in = self.weight.shape[1] - sum(self.ranks)
+        columns = self.columns(i)
+        return self.weight[self.rows(i), n_in + columns.start:n_in + columns.stop]
 
 
 class _JoinedLoRAFunction(torch.autograd.Function):
@@ -76,7 +82,7 @@ class _JoinedLoRAFunction(torch.autograd.Function):
         n_in = x.shape[-1]
         rows = x.reshape(-1, n_in)
         for i, b in enumerate(a_then_b[n:]):  # B as the optimizer left it (out × r values each)
-            joined.weight[joined.rows(i), n_in + joined.columns(i).start:n_in + joined.columns(i).stop].copy_(b)
+            joined.b_block(i).copy_(b)
         a = torch.cat(a_then_b[:n]) if n > 1 else a_then_b[0]
         scaled_h = rows @ a.t()
         for i, scaling in enumerate(joined.scalings):
@@ -146,16 +152,15 @@ def _eligible(module) -> bool:
 def _groups(model) -> list[list[Any]]:
     """The eligible layers, siblings together (in call order), every other one alone."""
     eligible = [m for m in model.modules() if _eligible(m) and getattr(m, "_lingotune_joined", None) is None]
-    grouped: set[int] = set()
+    free = {id(m) for m in eligible}  # eligible and in no group yet
     groups: list[list[Any]] = []
     for parent in model.modules():
         for names in SIBLINGS:
-            members = [getattr(parent, name) for name in names if _eligible(getattr(parent, name, None))]
-            members = [m for m in members if id(m) not in grouped and getattr(m, "_lingotune_joined", None) is None]
+            members = [getattr(parent, name) for name in names if id(getattr(parent, name, None)) in free]
             if len(members) > 1 and len({m.get_base_layer().weight.shape[1] for m in members}) == 1:
                 groups.append(members)
-                grouped.update(id(m) for m in members)
-    return groups + [[m] for m in eligible if id(m) not in grouped]
+                free -= {id(m) for m in members}
+    return groups + [[m] for m in eligible if id(m) in free]
 
 
 def join_lora_layers(model) -> int:
