@@ -3,8 +3,10 @@
 Two CPU processes with the gloo backend and 2 examples each must follow the loss trajectory of one
 process with 4 (the same global batch: shuffled batches, not length-grouped, so both see the same
 examples per step), and only the main process may write the run folder. Training in one fresh process
-(the default launcher outside the tests) must give the inline run's losses exactly, and a user error
-raised there must reach the user as an inline one would.
+(``LINGOTUNE_CPU_RANKS=1``) must give the inline run's losses exactly, and a user error raised there must
+reach the user as an inline one would. The default on CPU, LoRA in two data-parallel processes
+(``train/cpu_ranks.py``), must give the inline losses over a whole epoch whose last micro-batch is partial
+and whose micro-batch count is odd (rows without targets even it out: ``train/rank_padding.py``).
 """
 
 from __future__ import annotations
@@ -23,8 +25,8 @@ SHIPPED = sorted((REPO / "configs" / "accelerate").glob("*.yaml"))
 COMMON = ["train.group_by_length=false", "train.max_steps=4", "train.save_steps=100"]
 
 
-def _run(run_dir: Path, *args: str):
-    done = lingotune("run", str(TINY), f"output_dir={run_dir}", *COMMON, *args)
+def _run(run_dir: Path, *args: str, env: dict | None = None):
+    done = lingotune("run", str(TINY), f"output_dir={run_dir}", *COMMON, *args, env=env)
     assert done.returncode == 0, done.stdout[-2000:] + done.stderr[-4000:]
     return done
 
@@ -34,8 +36,27 @@ def runs(tmp_path_factory, tiny_model):
     root = tmp_path_factory.mktemp("dist")
     single = _run(root / "single", "train.batch_size=4")
     launched = _run(root / "two", "train.batch_size=2", "--launcher", "accelerate", "--config", str(CPU_2PROC))
-    _run(root / "process", "train.batch_size=4", "--launcher", "process")
+    _run(root / "process", "train.batch_size=4", "--launcher", "process", env={"LINGOTUNE_CPU_RANKS": "1"})
     return root / "single", root / "two", single, launched
+
+
+EPOCH = ["train.max_steps=-1", "train.epochs=1", "train.batch_size=3", "train.grad_accum=2", "train.save_steps=100"]
+
+
+def test_two_cpu_processes_by_default_give_the_inline_losses_over_a_whole_epoch(tmp_path, tiny_model):
+    # 28 examples fit: 10 micro-batches of 3, the last holding 1; each process accumulates 1 of 3 per step
+    inline = lingotune("run", str(TINY), f"output_dir={tmp_path / 'inline'}", *EPOCH, "--launcher", "inline")
+    assert inline.returncode == 0, inline.stderr[-3000:]
+    ranks = lingotune("run", str(TINY), f"output_dir={tmp_path / 'ranks'}", *EPOCH, "--launcher", "process")
+    assert ranks.returncode == 0, ranks.stderr[-3000:]
+    assert "training ran in 2 data-parallel CPU processes" in " ".join(ranks.stderr.split())
+    one, two = losses(tmp_path / "inline"), losses(tmp_path / "ranks")
+    assert sorted(one) == sorted(two) == [1, 2, 3, 4, 5]
+    assert [two[k] for k in sorted(two)] == pytest.approx([one[k] for k in sorted(one)], rel=1e-5)
+    record = json.loads((tmp_path / "ranks" / "steps" / "train.json").read_text())
+    assert record["train_tokens"] == json.loads((tmp_path / "inline" / "steps" / "train.json").read_text())[
+        "train_tokens"]  # the rows without targets are not counted
+    assert ranks.stderr.count("training examples exceed") == 1  # one process speaks, not each
 
 
 def test_a_fresh_training_process_gives_the_inline_losses_and_reports_its_peak(runs):
@@ -99,28 +120,36 @@ def test_launcher_flags_go_together(tmp_path):
     assert done.returncode == 2 and "LINGOTUNE_LAUNCHER=accelerate" in done.stderr
 
 
-def test_a_warm_training_process_ends_quietly_when_no_job_comes():
+@pytest.mark.parametrize("ranks", [1, 2])
+def test_a_warm_training_process_ends_quietly_when_no_job_comes(tmp_path, ranks):
+    import psutil
+
     from lingotune.train.distributed import WarmTrainingProcess
 
-    warm = WarmTrainingProcess()
-    assert warm.available
+    job = tmp_path / "launch_job.pkl"
+    warm = WarmTrainingProcess(job, ranks)
+    assert warm.available and warm.takes(job, ranks) and not warm.takes(job, 3 - ranks)
     time.sleep(0.5)
     started = time.monotonic()
     assert warm.close() is not None  # ended at once, importing or waiting
     assert time.monotonic() - started < 5
     assert not warm.available and warm.close() is None
+    deadline = time.monotonic() + 10  # torchrun's workers, in sessions of their own, end too
+    while any(str(job) in " ".join(p.info["cmdline"] or []) for p in psutil.process_iter(["cmdline"])):
+        assert time.monotonic() < deadline, "a waiting training process outlived close()"
+        time.sleep(0.2)
 
 
 def test_only_a_run_left_to_train_in_a_process_starts_one_early(tmp_path):
     from lingotune.plan import load_recipe, plan
-    from lingotune.plan.runner import trains_in_a_process
+    from lingotune.plan.runner import first_training_in_a_process
 
     the_plan = plan(load_recipe(TINY, [f"output_dir={tmp_path}"]))
-    assert trains_in_a_process(the_plan, None, "process")
-    assert not trains_in_a_process(the_plan, None, "inline")
-    assert not trains_in_a_process(the_plan, CPU_2PROC, None)
+    assert first_training_in_a_process(the_plan, None, "process").name == "train"
+    assert first_training_in_a_process(the_plan, None, "inline") is None
+    assert first_training_in_a_process(the_plan, CPU_2PROC, None) is None
     resumed = plan(load_recipe(TINY, [f"output_dir={tmp_path}", "train.resume=true"]))
     marker = resumed.layout.step_marker("train")
     marker.parent.mkdir(parents=True)
     marker.write_text('{"steps": 4, "model_dir": "model"}')  # the training step is done: nothing left to train
-    assert not trains_in_a_process(resumed, None, "process")
+    assert first_training_in_a_process(resumed, None, "process") is None

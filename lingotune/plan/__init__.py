@@ -47,11 +47,10 @@ def run_recipe(recipe: Recipe, accelerate_config: Path | None = None, launcher: 
     ``LINGOTUNE_LAUNCHER`` says otherwise), ``inline``, or accelerate when ``accelerate_config`` is given."""
     from contextlib import nullcontext
 
-    from lingotune.plan.runner import execute, trains_in_a_process
-    from lingotune.train.distributed import WarmTrainingProcess
+    from lingotune.plan.runner import execute, start_warm_training
 
     the_plan = plan(recipe)
     # the training process imports its stack while this one checks the data and evaluates the base
-    warm = WarmTrainingProcess() if trains_in_a_process(the_plan, accelerate_config, launcher) else None
+    warm = start_warm_training(the_plan, accelerate_config, launcher)
     with warm or nullcontext():
         return execute(check_recipe(recipe, the_plan=the_plan), accelerate_config, launcher, warm)

@@ -99,13 +99,26 @@ def _run_step(plan: Plan, step: Step, state: RunState) -> None:
     state.save()
 
 
-def trains_in_a_process(plan: Plan, accelerate_config: Path | None, launcher: str | None) -> bool:
-    """Whether the run will start a training process (a training step left to run, launched as a
-    process): worth starting it early (``train.distributed.WarmTrainingProcess``)."""
+def first_training_in_a_process(plan: Plan, accelerate_config: Path | None, launcher: str | None) -> TrainStep | None:
+    """The first training step the run will launch as a process (or CPU processes), if any: worth starting
+    that process early (``train.distributed.WarmTrainingProcess``)."""
     if chosen_launcher(accelerate_config, launcher) != "process":
-        return False
+        return None
     redo = not resuming(plan.recipe)
-    return any(isinstance(s, TrainStep) and (redo or _done_record(plan, s.name) is None) for s in plan.steps)
+    return next((s for s in plan.steps if isinstance(s, TrainStep) and (redo or _done_record(plan, s.name) is None)),
+                None)
+
+
+def start_warm_training(plan: Plan, accelerate_config: Path | None, launcher: str | None) -> WarmTrainingProcess | None:
+    """The run's first training step's processes, started now (None: it launches none)."""
+    from lingotune.train.cpu_ranks import cpu_ranks
+    from lingotune.train.distributed import JOB_FILE
+
+    step = first_training_in_a_process(plan, accelerate_config, launcher)
+    if step is None:
+        return None
+    assert step.spec is not None
+    return WarmTrainingProcess(step.writes / JOB_FILE, cpu_ranks(step.spec, step.self_paced, step.optimizer_from))
 
 
 def execute(plan: Plan, accelerate_config: Path | None = None, launcher: str | None = None,

@@ -75,23 +75,36 @@ WARM_MODULES = ("torch", "transformers.trainer", "transformers.training_args", "
 
 
 class WarmTrainingProcess:
-    """A training process started before it is needed (module docstring): ``run(job_path)`` hands it a
-    job and waits for it; ``close()`` ends it if it never got one. Use it once."""
+    """A training process (or the processes of ``train.cpu_ranks``) started before it is needed (module
+    docstring) for the job that will be written to ``job_path``: ``run(job_path)`` starts that job and waits
+    for it; ``close()`` ends it if it never got one. Use it once.
 
-    def __init__(self) -> None:
-        self._process: subprocess.Popen | None = subprocess.Popen(
-            [sys.executable, "-m", "lingotune.train.distributed", "--warm"], stdin=subprocess.PIPE)
+    The processes wait for end of file on the standard input they share (torchrun's workers inherit
+    it): before closing it, ``run`` writes one byte per process, which each reads as its go-ahead. A run
+    that ends, crashes or is killed first closes the pipe without them, and the processes exit."""
+
+    def __init__(self, job_path: Path, ranks: int = 1) -> None:
+        from lingotune.train.cpu_ranks import training_command
+
+        self.job_path, self.ranks = job_path, ranks
+        command, env = training_command(["--warm", str(job_path)], ranks)
+        self._process: subprocess.Popen | None = subprocess.Popen(command, stdin=subprocess.PIPE, env=env)
 
     @property
     def available(self) -> bool:
         return self._process is not None and self._process.poll() is None
 
+    def takes(self, job_path: Path, ranks: int) -> bool:
+        """Whether this is the job (and the number of processes) it was started for, and it still waits."""
+        return self.available and job_path == self.job_path and ranks == self.ranks
+
     def run(self, job_path: Path) -> int:
         """The job's exit status, as ``subprocess.run`` would give it."""
         process, self._process = self._process, None
-        assert process is not None and process.stdin is not None, "a warm training process runs one job"
+        assert process is not None and process.stdin is not None and job_path == self.job_path, \
+            "a warm training process runs the one job it was started for"
         try:
-            process.stdin.write(f"{job_path}\n".encode())
+            process.stdin.write(GO * self.ranks)
             process.stdin.close()
             return process.wait()
         except BaseException:  # Ctrl-C or an error here: the job must not outlive the run
@@ -100,14 +113,14 @@ class WarmTrainingProcess:
             raise
 
     def close(self) -> int | None:
-        """Ends a process that got no job (the run stopped or never trained) at once, imports or not; its
+        """Ends processes that got no job (the run stopped or never trained) at once, imports or not; the
         exit status (None when it ran a job)."""
         process, self._process = self._process, None
         if process is None:
             return None
-        process.terminate()
         if process.stdin is not None:
-            process.stdin.close()
+            process.stdin.close()  # torchrun's workers, in sessions of their own, see end of file and exit
+        process.terminate()
         return process.wait()
 
     def __enter__(self) -> WarmTrainingProcess:
@@ -117,30 +130,40 @@ class WarmTrainingProcess:
         self.close()
 
 
-def launch_training(out_dir: Path, *args, accelerate_config: Path | None = None,
+GO = b"g"  # one per waiting process (WarmTrainingProcess)
+
+
+def launch_training(out_dir: Path, model, data, spec, ctx, *, accelerate_config: Path | None = None,
                     warm: WarmTrainingProcess | None = None, **kwargs):
-    """``train_on(*args, out_dir, **kwargs)`` in a fresh process (``warm``'s, when it is still waiting), or
-    in the processes ``accelerate_config`` asks for; returns the main process's ``(TrainResult, dropped)``
-    and its peak resident memory (MB, None off Linux). The job and result files are lingotune's own, in the
-    step's folder. A ``LingotuneError`` raised there (a bad input found while building the data) is raised
-    here again, message and all."""
+    """``train_on(model, data, spec, ctx, out_dir, **kwargs)`` in a fresh process, in the CPU processes of
+    ``train.cpu_ranks`` (``warm``'s, when it waits for this job), or in the processes ``accelerate_config``
+    asks for; returns the main process's ``(TrainResult, dropped)`` and its peak resident memory (MB, None
+    off Linux). The job and result files are lingotune's own, in the step's folder. A ``LingotuneError``
+    raised there (a bad input found while building the data) is raised here again, message and all."""
+    from lingotune.train.cpu_ranks import cpu_ranks, rank_spec, training_command
+
     out_dir.mkdir(parents=True, exist_ok=True)
     job_path, result_path = out_dir / JOB_FILE, out_dir / RESULT_FILE
     result_path.unlink(missing_ok=True)
+    ranks = 1 if accelerate_config is not None else cpu_ranks(spec, kwargs.get("self_paced"),
+                                                                kwargs.get("optimizer_state"))
     with job_path.open("wb") as handle:
-        pickle.dump(TrainingJob((*args, out_dir), kwargs), handle)
+        pickle.dump(TrainingJob((model, data, rank_spec(spec, ranks), ctx, out_dir), kwargs), handle)
     if accelerate_config is None:
-        command = [sys.executable, "-m", "lingotune.train.distributed", str(job_path)]
-        where = "a process of its own"
+        command, env = training_command([str(job_path)], ranks)
+        where = "a process of its own" if ranks == 1 else f"{ranks} processes (torch.distributed.run)"
     else:
         command = [sys.executable, "-m", "accelerate.commands.launch", "--config_file", str(accelerate_config),
                    "-m", "lingotune.train.distributed", str(job_path)]
+        env = dict(os.environ)
         console.print(f"[dim]accelerate launch --config_file {accelerate_config} (training only)[/dim]")
         where = f"accelerate launch (config {accelerate_config})"
-    if accelerate_config is None and warm is not None and warm.available:
+    if accelerate_config is None and warm is not None and warm.takes(job_path, ranks):
         returncode = warm.run(job_path)
     else:
-        returncode = subprocess.run(command).returncode
+        if warm is not None:
+            warm.close()
+        returncode = subprocess.run(command, env=env).returncode
     outcome = None
     if result_path.exists():
         with result_path.open("rb") as handle:
@@ -152,7 +175,12 @@ def launch_training(out_dir: Path, *args, accelerate_config: Path | None = None,
     result, world_size, peak_mb = outcome
     if accelerate_config is not None:
         console.print(f"training ran in {world_size} processes under accelerate launch")
+    elif world_size > 1:
+        console.print(f"training ran in {world_size} data-parallel CPU processes ({CPU_RANKS_HINT})")
     return result, peak_mb
+
+
+CPU_RANKS_HINT = "LINGOTUNE_CPU_RANKS=1: one process, less memory"
 
 
 @dataclass
@@ -166,6 +194,11 @@ def _main(job_path: str) -> int:
     from lingotune.core.peak_memory import peak_rss_mb
     from lingotune.train.run import train_on
 
+    if not is_main_process():  # one copy of the data notes, progress and warnings: the main process's
+        import warnings
+
+        console.quiet = True
+        warnings.filterwarnings("ignore")
     with open(job_path, "rb") as handle:
         job: TrainingJob = pickle.load(handle)
     result_path = Path(job_path).parent / RESULT_FILE
@@ -178,16 +211,18 @@ def _main(job_path: str) -> int:
             except Exception:  # an error type that does not pickle still carries its message back
                 payload = pickle.dumps(_Failed(LingotuneError(str(error))))
             result_path.write_bytes(payload)
-        return 1
+        # exit 0: the result file carries the error, and torchrun or accelerate would add a traceback of
+        # their own for a failed process (the other processes, which met the same data, stop here too)
+        return 0
     if is_main_process():
         with result_path.open("wb") as handle:
             pickle.dump((outcome, int(os.environ.get("WORLD_SIZE", "1")), peak_rss_mb()), handle)
     return 0
 
 
-def _warm_main() -> int:
-    """``--warm``: import the training stack, then run the job whose path arrives on standard input (none:
-    the run ended without training)."""
+def _warm_main(job_path: str) -> int:
+    """``--warm JOB``: import the training stack, then run JOB once this process's go-ahead byte arrives on
+    standard input (end of file without it: the run ended without training)."""
     import importlib
 
     from lingotune.train.distributed import _main as main  # the importable module's, as below
@@ -195,15 +230,15 @@ def _warm_main() -> int:
     try:
         for module in WARM_MODULES:
             importlib.import_module(module)
-        line = sys.stdin.readline().strip()
+        go = os.read(sys.stdin.fileno(), 1)  # unbuffered: a buffered read could take the other processes' bytes
     except KeyboardInterrupt:  # Ctrl-C reaches the whole process group; the run reports it
         return 130
-    return main(line) if line else 0
+    return main(job_path) if go == GO else 0
 
 
 if __name__ == "__main__":
-    if sys.argv[1:] == ["--warm"]:
-        sys.exit(_warm_main())
+    if sys.argv[1] == "--warm":
+        sys.exit(_warm_main(sys.argv[2]))
     # through the module's importable name: what _main pickles (_Failed) must not be __main__'s
     from lingotune.train.distributed import _main as main
 

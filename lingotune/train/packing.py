@@ -152,9 +152,21 @@ class LabelLossTrainer(Trainer):
     ``unlikelihood_weight``: negative tokens (train/negatives.py) add weight × -log(1 - p) instead; the
     Trainer counts them among the batch's targets, so they share the normaliser."""
 
-    def __init__(self, *args, unlikelihood_weight: float = 0.0, **kwargs):
+    def __init__(self, *args, unlikelihood_weight: float = 0.0, pad_rows: int = 0, **kwargs):
         super().__init__(*args, **kwargs)
         self.unlikelihood_weight = unlikelihood_weight
+        self.pad_rows = pad_rows  # rows without targets at the dataset's end (train/rank_padding.py)
+
+    def _get_train_sampler(self, train_dataset=None):
+        if not self.pad_rows:
+            return super()._get_train_sampler(train_dataset)
+        from lingotune.train.rank_padding import TailPaddedSampler, real_rows_order
+
+        dataset = train_dataset if train_dataset is not None else self.train_dataset
+        real = len(dataset) - self.pad_rows
+        grouped = self.args.train_sampling_strategy == "group_by_length"
+        order = real_rows_order(self.args, real, [len(ids) for ids in dataset["input_ids"]] if grouped else None)
+        return TailPaddedSampler(order, real, self.pad_rows)
 
     def _set_signature_columns_if_needed(self) -> None:
         super()._set_signature_columns_if_needed()

@@ -73,7 +73,8 @@ def _load_for_training(model: ResolvedModel, spec: TrainSpec, trust_remote_code:
     return loaded
 
 
-def _dataset(examples: list[TokenizedExample]):
+def _dataset(examples: list[TokenizedExample], pad_rows: int = 0, pad_token_id: int = 0):
+    """The Trainer's dataset; ``pad_rows`` rows without targets at its end (train/rank_padding.py)."""
     from datasets import Dataset
 
     columns = {"input_ids": [e.input_ids for e in examples], "labels": [e.labels for e in examples]}
@@ -81,13 +82,21 @@ def _dataset(examples: list[TokenizedExample]):
         columns.update(branch_ids=[e.branch.input_ids if e.branch else [] for e in examples],
                        branch_labels=[e.branch.labels if e.branch else [] for e in examples],
                        branch_start=[e.branch.start if e.branch else -1 for e in examples])
+    if pad_rows:
+        from lingotune.train.rank_padding import pad_row
+
+        row = pad_row(pad_token_id, list(columns))
+        for name, values in columns.items():
+            values.extend([row[name]] * pad_rows)
     return Dataset.from_dict(columns)
 
 
-def epoch_tokens(dataset) -> int:
-    """Tokens an epoch computes: a twin branch's own, not the prompt it shares."""
-    branches = dataset["branch_ids"] if "branch_ids" in dataset.column_names else []
-    return sum(len(ids) for ids in dataset["input_ids"]) + sum(len(ids) for ids in branches)
+def epoch_tokens(dataset, pad_rows: int = 0) -> int:
+    """Tokens an epoch computes: a twin branch's own, not the prompt it shares; not the last ``pad_rows``
+    rows (train/rank_padding.py)."""
+    real = len(dataset) - pad_rows
+    branches = dataset["branch_ids"][:real] if "branch_ids" in dataset.column_names else []
+    return sum(len(ids) for ids in dataset["input_ids"][:real]) + sum(len(ids) for ids in branches)
 
 
 def grouped_batches(spec: TrainSpec) -> bool:
@@ -123,6 +132,9 @@ def training_arguments(spec: TrainSpec, checkpoint_dir: Path, seed: int, **overr
         dataloader_num_workers=0,
         save_only_model=False,
         torch_compile=spec.compile,
+        # several processes (DDP): every LoRA weight takes part in every forward, so DDP need not search
+        # the graph for unused ones each step (the Trainer's default for a PEFT model searches)
+        ddp_find_unused_parameters=False if spec.method == "lora" else None,
     )
     # transformers 5.x renamed gradient_checkpointing (now a deprecated alias that warns on every run)
     checkpointing = ("activation_checkpointing" if "activation_checkpointing" in TrainingArguments.__dataclass_fields__
@@ -195,7 +207,7 @@ def train_sft(
     trainer = make_trainer(trained, tokenizer, examples, training_arguments(spec, checkpoint_dir, seed), callbacks,
                            spec.packing, spec.unlikelihood.weight if spec.unlikelihood else 0.0,
                            spec.trim_memory_every, spec.trim_memory_above_mb)
-    tokens_per_epoch = epoch_tokens(trainer.train_dataset)
+    tokens_per_epoch = epoch_tokens(trainer.train_dataset, trainer.pad_rows)
     if resume_from is not None and training_finished(trainer, resume_from):
         # Trainer.train() would take one step past max_steps before it stops (train/resume.py, 2)
         return _finished_training(trainer, resume_from, model, tokenizer, spec, run_dir, trust_remote_code,
@@ -231,15 +243,19 @@ def make_trainer(trained, tokenizer, examples: list[TokenizedExample], args, cal
     from lingotune.models.segment_attention import uses_segment_attention
     from lingotune.train.callbacks import step_callbacks
     from lingotune.train.packing import LabelLossTrainer, training_collator
+    from lingotune.train.rank_padding import pad_rows_needed
 
     if packing and uses_segment_attention(trained) and any(e.negative for e in examples):
         from lingotune.train.twin_branches import attach_twins
 
         examples = attach_twins(examples)
-    trainer = LabelLossTrainer(model=trained, args=args, train_dataset=_dataset(examples),
+    # several processes: the epoch ends in rows without targets, not in repeated examples (rank_padding.py)
+    pads = pad_rows_needed(len(examples), args.per_device_train_batch_size, args.world_size)
+    trainer = LabelLossTrainer(model=trained, args=args,
+                               train_dataset=_dataset(examples, pads, tokenizer.pad_token_id or 0),
                                callbacks=[*callbacks, *step_callbacks(trim_memory_every, trim_memory_above_mb)],
                                data_collator=training_collator(tokenizer, trained, packing),
-                               unlikelihood_weight=unlikelihood_weight)
+                               unlikelihood_weight=unlikelihood_weight, pad_rows=pads)
     trainer.remove_callback(PrinterCallback)  # RichProgress and metrics.jsonl replace the dict printouts
     return trainer
 
