@@ -74,3 +74,25 @@ def test_the_padded_order_is_one_process_order_then_the_pads():
     alone.set_epoch(1)
     second = list(padded)
     assert second == [*list(alone), 10, 11] and second[:10] != first[:10]  # each epoch its own shuffle
+
+
+def test_each_step_is_shared_out_evenly_by_tokens_and_keeps_its_examples():
+    from lingotune.train.rank_padding import StepLayout
+
+    # the quickstart's first step as drawn: process 0's micro-batch holds 4 long rows, process 1's 4 short
+    costs = [300, 280, 260, 240, 40, 50, 60, 70, 100, 100, 100, 100, 100, 100, 100, 100]
+    layout = StepLayout(costs, batch_size=4, processes=2, accumulation=1)
+    balanced = layout.balance(list(range(16)))
+    steps = [balanced[:8], balanced[8:]]
+    assert sorted(steps[0]) == list(range(8)) and sorted(steps[1]) == list(range(8, 16))  # same examples per step
+    first, second = steps[0][:4], steps[0][4:]  # what accelerate deals to process 0 and process 1
+    assert abs(sum(costs[r] for r in first) - sum(costs[r] for r in second)) <= 40  # drawn: 1080 against 220
+    # two accumulated micro-batches per process: a process's share spans its micro-batch of each round
+    layout = StepLayout(costs, batch_size=2, processes=2, accumulation=2)
+    balanced = layout.balance(list(range(16)))
+    window = balanced[:8]
+    share = [window[0:2] + window[4:6], window[2:4] + window[6:8]]  # rounds: [p0, p1], [p0, p1]
+    assert sorted(share[0] + share[1]) == list(range(8))
+    assert abs(sum(costs[r] for r in share[0]) - sum(costs[r] for r in share[1])) <= 40
+    # a tail that is not whole rounds stays as drawn
+    assert StepLayout(costs[:6], batch_size=4, processes=2, accumulation=1).balance(list(range(6))) == list(range(6))

@@ -197,8 +197,11 @@ def _main(job_path: str) -> int:
     if not is_main_process():  # one copy of the data notes, progress and warnings: the main process's
         import warnings
 
+        from transformers.utils import logging as transformers_logging
+
         console.quiet = True
         warnings.filterwarnings("ignore")
+        transformers_logging.disable_progress_bar()
     with open(job_path, "rb") as handle:
         job: TrainingJob = pickle.load(handle)
     result_path = Path(job_path).parent / RESULT_FILE

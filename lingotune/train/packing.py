@@ -155,18 +155,25 @@ class LabelLossTrainer(Trainer):
     def __init__(self, *args, unlikelihood_weight: float = 0.0, pad_rows: int = 0, **kwargs):
         super().__init__(*args, **kwargs)
         self.unlikelihood_weight = unlikelihood_weight
-        self.pad_rows = pad_rows  # rows without targets at the dataset's end (train/rank_padding.py)
+        # several processes: rows without targets at the dataset's end, balanced steps (train/rank_padding.py)
+        self.pad_rows = pad_rows
 
     def _get_train_sampler(self, train_dataset=None):
-        if not self.pad_rows:
+        if self.args.world_size <= 1:
             return super()._get_train_sampler(train_dataset)
-        from lingotune.train.rank_padding import TailPaddedSampler, real_rows_order
+        from lingotune.train.rank_padding import StepLayout, TailPaddedSampler, real_rows_order
 
         dataset = train_dataset if train_dataset is not None else self.train_dataset
         real = len(dataset) - self.pad_rows
+        lengths = [len(ids) for ids in dataset["input_ids"]]
         grouped = self.args.train_sampling_strategy == "group_by_length"
-        order = real_rows_order(self.args, real, [len(ids) for ids in dataset["input_ids"]] if grouped else None)
-        return TailPaddedSampler(order, real, self.pad_rows)
+        order = real_rows_order(self.args, real, lengths if grouped else None)
+        costs = lengths
+        if "branch_ids" in dataset.column_names:  # a twin branch adds its own tokens to its example's row
+            costs = [n + len(branch) for n, branch in zip(lengths, dataset["branch_ids"], strict=True)]
+        steps = StepLayout(costs, self.args.per_device_train_batch_size, self.args.world_size,
+                           self.args.gradient_accumulation_steps)
+        return TailPaddedSampler(order, real, self.pad_rows, steps)
 
     def _set_signature_columns_if_needed(self) -> None:
         super()._set_signature_columns_if_needed()
