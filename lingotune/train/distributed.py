@@ -1,9 +1,10 @@
-"""Training steps in processes of their own: one fresh Python process (the default), or the processes
-``accelerate launch`` starts (DDP, FSDP2, DeepSpeed: whatever the config says).
+"""Training steps in processes of their own: one fresh Python process (the default; LoRA on CPU: two
+data-parallel ones, ``train/cpu_ranks.py``), or the processes ``accelerate launch`` starts (DDP, FSDP2,
+DeepSpeed: whatever the config says).
 
 ``lingotune run`` runs everything but training once, in the calling process. A training step hands its
-arguments to a job file and runs ``python -m lingotune.train.distributed JOB`` (``--launcher process``)
-or ``accelerate launch --config_file FILE -m lingotune.train.distributed JOB`` (``--launcher
+arguments to a job file and runs ``python -m lingotune.train.distributed JOB`` (``--launcher process``;
+under ``torch.distributed.run`` for the CPU processes) or ``accelerate launch --config_file FILE -m lingotune.train.distributed JOB`` (``--launcher
 accelerate``); ``--launcher inline`` trains in the calling process (debuggers, tests).
 
 Why a fresh process by default: training leaves the calling process's heap fragmented (glibc), and the
@@ -18,8 +19,8 @@ memory when it ends (``docs/measurements/issue11/training_process_2026-12-06.jso
 A run whose plan trains starts that process with the run (``WarmTrainingProcess``): it imports the
 training stack (torch, transformers' Trainer, PEFT, datasets: ~4-5 s of one core) while the run loads
 its recipe, checks its data and loads the model for the first evaluation, which use one core, and then
-waits on its standard input for the first training step's job. Without it, those imports came after the
-evaluation, on the critical path. Later training steps of the run start fresh processes.
+waits for the first training step's go-ahead on its standard input. Without it, those imports came after
+the evaluation, on the critical path. Later training steps of the run start fresh processes.
 
 Under accelerate every process builds and tokenises the same data, the Trainer (through accelerate)
 shards the batches and averages the gradients, and only the main process writes checkpoints, the final
