@@ -4,8 +4,9 @@ DeepSpeed: whatever the config says).
 
 ``lingotune run`` runs everything but training once, in the calling process. A training step hands its
 arguments to a job file and runs ``python -m lingotune.train.distributed JOB`` (``--launcher process``;
-under ``torch.distributed.run`` for the CPU processes) or ``accelerate launch --config_file FILE -m lingotune.train.distributed JOB`` (``--launcher
-accelerate``); ``--launcher inline`` trains in the calling process (debuggers, tests).
+under ``torch.distributed.run`` for the CPU processes) or ``accelerate launch --config_file FILE -m
+lingotune.train.distributed JOB`` (``--launcher accelerate``); ``--launcher inline`` trains in the calling
+process (debuggers, tests).
 
 Why a fresh process by default: training leaves the calling process's heap fragmented (glibc), and the
 generation after it then ran 15-19 % slower than in a new process, with the same model (quickstart,
