@@ -7,7 +7,7 @@ from __future__ import annotations
 import pytest
 
 from lingotune.core.errors import LingotuneError
-from lingotune.train.cpu_ranks import CPU_RANKS_ENV, cpu_ranks, rank_spec, training_command
+from lingotune.train.cpu_ranks import CPU_RANKS_ENV, cpu_ranks, memory_allows, rank_spec, training_command
 from lingotune.train.rank_padding import TailPaddedSampler, pad_rows_needed, real_rows_order
 from lingotune.train.spec import SelfPacedSpec, TrainSpec
 
@@ -17,7 +17,11 @@ LORA = TrainSpec(method="lora", batch_size=4, grad_accum=2)
 @pytest.fixture
 def two_cores(monkeypatch):
     monkeypatch.setattr("lingotune.train.cpu_ranks.usable_cores", lambda: 2)
+    monkeypatch.setattr("lingotune.train.cpu_ranks.available_mb", lambda: 20000.0)
+    memory_allows.cache_clear()
     monkeypatch.delenv(CPU_RANKS_ENV, raising=False)
+    yield
+    memory_allows.cache_clear()
 
 
 def test_lora_on_cpu_trains_in_two_processes_and_everything_else_in_one(two_cores, monkeypatch):
@@ -34,6 +38,15 @@ def test_lora_on_cpu_trains_in_two_processes_and_everything_else_in_one(two_core
     monkeypatch.setenv(CPU_RANKS_ENV, "two")
     with pytest.raises(LingotuneError, match="LINGOTUNE_CPU_RANKS=two: expected a whole number"):
         cpu_ranks(LORA)
+
+
+def test_a_machine_short_of_memory_trains_in_one_process(two_cores, monkeypatch, capsys):
+    monkeypatch.setattr("lingotune.train.cpu_ranks.available_mb", lambda: 6000.0)
+    memory_allows.cache_clear()
+    assert cpu_ranks(LORA) == 1
+    assert "5.9 GB available: training in one process instead of 2" in " ".join(capsys.readouterr().err.split())
+    monkeypatch.setattr("lingotune.train.cpu_ranks.available_mb", lambda: 20000.0)
+    assert cpu_ranks(LORA) == 1  # decided once per run: the warm processes and the step agree
 
 
 def test_each_process_takes_a_share_of_the_global_batch(two_cores):

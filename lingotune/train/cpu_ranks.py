@@ -6,7 +6,9 @@ not thread), while two one-thread processes side by side took 18.7-19.9 s each, 
 twice the examples in the same time (``docs/measurements/issue11/cpu_ranks_2026-12-06.json``). The
 quickstart's Trainer took 151.7 s under accelerate's two gloo processes against 182.4 s in one process.
 The cost is memory: each process holds its own model, runtime and activations (the process tree's peak
-~6.6 GB instead of ~3.9 GB), so ``LINGOTUNE_CPU_RANKS=1`` keeps one process.
+~6.7 GB instead of ~3.9 GB), so ``LINGOTUNE_CPU_RANKS=1`` keeps one process, and so does a machine with
+less than 4 GB available per process when the run starts (a guard, not a model of any recipe's memory:
+the quickstart's processes peak at ~3 GB each).
 
 Only where it pays and stays the same training:
 - LoRA (full fine-tuning would all-reduce every weight's gradient each step and keep a copy of the
@@ -24,15 +26,19 @@ rendezvous on this machine), each with ``cores / processes`` threads.
 
 from __future__ import annotations
 
+import functools
 import os
 import sys
 from pathlib import Path
 
 from lingotune.core.errors import LingotuneError
+from lingotune.core.peak_memory import available_mb
+from lingotune.core.progress import console
 from lingotune.train.spec import SelfPacedSpec, TrainSpec
 
 CPU_RANKS_ENV = "LINGOTUNE_CPU_RANKS"
 DEFAULT_CPU_RANKS = 2
+MIN_AVAILABLE_MB_PER_RANK = 4096
 
 
 def usable_cores() -> int:
@@ -60,7 +66,21 @@ def cpu_ranks(spec: TrainSpec, self_paced: SelfPacedSpec | None = None, optimize
         return 1
     import torch
 
-    return 1 if torch.cuda.is_available() else ranks
+    if torch.cuda.is_available():
+        return 1
+    return ranks if memory_allows(ranks) else 1
+
+
+@functools.cache
+def memory_allows(ranks: int) -> bool:
+    """Whether the machine had ``MIN_AVAILABLE_MB_PER_RANK`` per process available when first asked (once
+    per run: the run's warm processes and its training step must agree; unknown off Linux: allowed)."""
+    available = available_mb()
+    if available is None or available >= ranks * MIN_AVAILABLE_MB_PER_RANK:
+        return True
+    console.print(f"[yellow]{available / 1024:.1f} GB available: training in one process instead of {ranks} "
+                  f"(each takes its own model and activations; {CPU_RANKS_ENV} sets the number)[/yellow]")
+    return False
 
 
 def rank_spec(spec: TrainSpec, ranks: int) -> TrainSpec:
