@@ -153,3 +153,34 @@ def test_only_a_run_left_to_train_in_a_process_starts_one_early(tmp_path):
     marker.parent.mkdir(parents=True)
     marker.write_text('{"steps": 4, "model_dir": "model"}')  # the training step is done: nothing left to train
     assert first_training_in_a_process(resumed, None, "process") is None
+
+
+def test_torchrun_workers_end_with_their_launcher_however_it_ends(tmp_path):
+    # the workers sit in sessions of their own (torch.distributed.run's choice): a launcher killed outright
+    # (say, with the run) must not leave them waiting or training
+    import os
+    import signal
+
+    import psutil
+
+    from lingotune.train.distributed import WarmTrainingProcess
+
+    job = tmp_path / "launch_job.pkl"
+    warm = WarmTrainingProcess(job, 2)
+    launcher = warm._process
+    deadline = time.monotonic() + 30
+
+    def workers():
+        return [p for p in psutil.process_iter(["cmdline", "pid"])
+                if str(job) in " ".join(p.info["cmdline"] or []) and p.info["pid"] != launcher.pid]
+
+    while len(workers()) < 2:
+        assert time.monotonic() < deadline, "torchrun started no workers"
+        time.sleep(0.2)
+    os.kill(launcher.pid, signal.SIGKILL)
+    launcher.wait()
+    deadline = time.monotonic() + 10
+    while workers():
+        assert time.monotonic() < deadline, "a worker outlived its launcher"
+        time.sleep(0.2)
+    warm.close()

@@ -36,6 +36,7 @@ import os
 import pickle
 import subprocess
 import sys
+from contextlib import contextmanager
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
@@ -105,14 +106,10 @@ class WarmTrainingProcess:
         process, self._process = self._process, None
         assert process is not None and process.stdin is not None and job_path == self.job_path, \
             "a warm training process runs the one job it was started for"
-        try:
+        with stopped_on_exit(process):
             process.stdin.write(GO * self.ranks)
             process.stdin.close()
             return process.wait()
-        except BaseException:  # Ctrl-C or an error here: the job must not outlive the run
-            process.kill()
-            process.wait()
-            raise
 
     def close(self) -> int | None:
         """Ends processes that got no job (the run stopped or never trained) at once, imports or not; the
@@ -133,6 +130,39 @@ class WarmTrainingProcess:
 
 
 GO = b"g"  # one per waiting process (WarmTrainingProcess)
+STOP_GRACE_S = 10.0
+
+
+@contextmanager
+def stopped_on_exit(process: subprocess.Popen):
+    """Ctrl-C or an error while waiting: the training must not outlive the run. A launcher (torchrun,
+    accelerate) gets SIGTERM first, which it passes on to its workers; killed outright it could not, and
+    its workers, in sessions of their own, would train on (they also end with it: ``_end_with_launcher``)."""
+    try:
+        yield
+    except BaseException:
+        process.terminate()
+        try:
+            process.wait(STOP_GRACE_S)
+        except subprocess.TimeoutExpired:
+            process.kill()
+            process.wait()
+        raise
+
+
+def _end_with_launcher() -> None:
+    """A worker of ``torch.distributed.run`` sits in a session of its own, out of reach of the terminal's
+    Ctrl-C: have the kernel end it when its launcher dies, however that dies (Linux's PR_SET_PDEATHSIG;
+    elsewhere the launcher's own shutdown is all there is)."""
+    if "TORCHELASTIC_RUN_ID" not in os.environ or not sys.platform.startswith("linux"):
+        return
+    import ctypes
+    import signal
+
+    parent = os.getppid()
+    ctypes.CDLL(None, use_errno=True).prctl(1, signal.SIGTERM)  # 1: PR_SET_PDEATHSIG
+    if os.getppid() != parent:  # the launcher died while the request was being made
+        os.kill(os.getpid(), signal.SIGTERM)
 
 
 def launch_training(out_dir: Path, model, data, spec, ctx, *, accelerate_config: Path | None = None,
@@ -165,7 +195,9 @@ def launch_training(out_dir: Path, model, data, spec, ctx, *, accelerate_config:
     else:
         if warm is not None:
             warm.close()
-        returncode = subprocess.run(command, env=env).returncode
+        process = subprocess.Popen(command, env=env)
+        with stopped_on_exit(process):
+            returncode = process.wait()
     outcome = None
     if result_path.exists():
         with result_path.open("rb") as handle:
@@ -242,6 +274,7 @@ def _warm_main(job_path: str) -> int:
 
 
 if __name__ == "__main__":
+    _end_with_launcher()  # first: the launcher may die while the training stack imports
     if sys.argv[1] == "--warm":
         sys.exit(_warm_main(sys.argv[2]))
     # through the module's importable name: what _main pickles (_Failed) must not be __main__'s
