@@ -22,7 +22,11 @@ are left out for every trainer alike):
 - ``lingotune-castinputs``: lingotune with PEFT casting each LoRA layer's input to float32 (the trainer
   before 2026-12-05 night; ``train.callbacks.SkipAdapterInputCasts``);
 - ``lingotune-ckptlong``: lingotune recomputing part of the micro-batches over 1,024 tokens
-  (``train.checkpoint_above_tokens: 1024``; ``lingotune/train/checkpointing.py``).
+  (``train.checkpoint_above_tokens: 1024``; ``lingotune/train/checkpointing.py``);
+- ``lingotune-2cpu``: lingotune in two data-parallel processes of ``cores / 2`` threads, as ``lingotune run``
+  trains LoRA on CPU (``lingotune/train/cpu_ranks.py``): the same global batch, half per process, under
+  ``torch.distributed.run``; tokens are counted over both processes and its peak RSS is the two processes'
+  peaks summed.
 
 Each runs in a fresh subprocess (so peak memory is its own): ``--warmup`` steps, then ``--steps``
 timed steps. Per step it counts, from the collated batch: *real* tokens (every non-pad token the
@@ -52,7 +56,7 @@ import time
 from pathlib import Path
 
 REPO = Path(__file__).resolve().parent.parent
-ALL = ["lingotune", "lingotune-padded", "trl", "trl-packed", "trainer"]
+ALL = ["lingotune", "lingotune-2cpu", "lingotune-padded", "trl", "trl-packed", "trainer"]
 EXTRA = ["lingotune-rows", "lingotune-compile", "lingotune-ckpt", "lingotune-ckptlong", "lingotune-accum2",
          "lingotune-keepheap", "lingotune-castinputs"]
 LLAMA_7B = dict(hidden_size=4096, intermediate_size=11008, num_hidden_layers=32, num_attention_heads=32,
@@ -205,7 +209,9 @@ def worker(kind: str, opts) -> dict:
     n = opts.batch_size * (opts.warmup + opts.steps)
     examples, tokenized = _examples(tokenizer, opts.max_length, n * 4)
     accum = 2 if kind == "lingotune-accum2" else 1  # the same examples per step, in two micro-batches
-    args_common = dict(per_device_train_batch_size=opts.batch_size // accum, gradient_accumulation_steps=accum,
+    processes = int(os.environ.get("WORLD_SIZE", "1"))  # lingotune-2cpu: each process takes its share
+    args_common = dict(per_device_train_batch_size=opts.batch_size // accum // processes,
+                       gradient_accumulation_steps=accum,
                        max_steps=opts.warmup + opts.steps,
                        learning_rate=2e-4, bf16=dtype == torch.bfloat16, use_cpu=opts.device == "cpu",
                        report_to="none", save_strategy="no", logging_steps=1000, disable_tqdm=True,
@@ -224,12 +230,20 @@ def worker(kind: str, opts) -> dict:
                 for i in range(0, len(counting.batches), accum)]
     batches, times = per_step[timed], timer.times[timed]
     seconds = sum(times)
+    totals = [sum(b[0] for b in batches), sum(b[1] for b in batches), sum(b[2] for b in batches),
+              resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024]
+    if processes > 1:  # every process's tokens, examples and peak memory (the steps are synchronous)
+        import torch.distributed as dist
+
+        summed = torch.tensor(totals, dtype=torch.float64)
+        dist.all_reduce(summed)
+        totals = summed.tolist()
     return {
         "trainer": kind, "steps": len(times), "median_step_s": statistics.median(times),
-        "real_tokens_per_s": sum(b[0] for b in batches) / seconds,
-        "loss_tokens_per_s": sum(b[1] for b in batches) / seconds,
-        "examples_per_step": statistics.mean(b[2] for b in batches),
-        "peak_rss_mb": resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024,
+        "real_tokens_per_s": totals[0] / seconds,
+        "loss_tokens_per_s": totals[1] / seconds,
+        "examples_per_step": totals[2] / len(batches),
+        "peak_rss_mb": totals[3],
         "peak_gpu_mb": torch.cuda.max_memory_allocated() / 2**20 if torch.cuda.is_available() else None,
     }
 
@@ -259,13 +273,21 @@ def main() -> None:
     parser.add_argument("--worker", help=argparse.SUPPRESS)
     opts = parser.parse_args()
     if opts.worker:
-        print("RESULT " + json.dumps(worker(opts.worker, opts)), flush=True)
+        result = worker(opts.worker, opts)
+        if int(os.environ.get("RANK", "0")) == 0:
+            print("RESULT " + json.dumps(result), flush=True)
         return
     results = []
     for kind in opts.trainers.split(","):
         command = [sys.executable, __file__, "--worker", kind, *sys.argv[1:]]
+        env = dict(os.environ)
+        if kind == "lingotune-2cpu":
+            from lingotune.train.cpu_ranks import training_command
+
+            launcher, env = training_command([], 2)
+            command = [*launcher[:launcher.index("-m", 2)], __file__, "--worker", kind, *sys.argv[1:]]
         started = time.time()
-        proc = subprocess.run(command, capture_output=True, text=True, cwd=REPO)
+        proc = subprocess.run(command, capture_output=True, text=True, cwd=REPO, env=env)
         line = next((x for x in proc.stdout.splitlines() if x.startswith("RESULT ")), None)
         if line is None:
             print(f"{kind}: failed\n{proc.stderr[-3000:]}", file=sys.stderr)
