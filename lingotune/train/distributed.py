@@ -118,8 +118,11 @@ class WarmTrainingProcess:
         if process is None:
             return None
         if process.stdin is not None:
-            process.stdin.close()  # torchrun's workers, in sessions of their own, see end of file and exit
-        process.terminate()
+            process.stdin.close()  # processes already waiting see end of file and exit
+        if self.ranks > 1:  # torchrun answers SIGTERM with a traceback; its workers end with it (see below)
+            process.kill()
+        else:
+            process.terminate()
         return process.wait()
 
     def __enter__(self) -> WarmTrainingProcess:
