@@ -140,6 +140,17 @@ def test_a_warm_training_process_ends_quietly_when_no_job_comes(tmp_path, ranks)
         time.sleep(0.2)
 
 
+def test_a_run_that_stops_before_training_ends_its_waiting_processes_without_a_traceback(tmp_path):
+    # torchrun answers SIGTERM with a traceback of its own, which would follow the run's own error message
+    import subprocess
+    import sys
+
+    script = ("import time; from pathlib import Path; from lingotune.train.distributed import WarmTrainingProcess; "
+              f"w = WarmTrainingProcess(Path({str(tmp_path / 'launch_job.pkl')!r}), 2); time.sleep(6); w.close()")
+    done = subprocess.run([sys.executable, "-c", script], capture_output=True, text=True, timeout=120)
+    assert done.returncode == 0 and "Traceback" not in done.stderr, done.stderr[-2000:]
+
+
 def test_only_a_run_left_to_train_in_a_process_starts_one_early(tmp_path):
     from lingotune.plan import load_recipe, plan
     from lingotune.plan.runner import first_training_in_a_process
