@@ -47,6 +47,8 @@ def test_a_machine_short_of_memory_trains_in_one_process(two_cores, monkeypatch,
     assert "5.9 GB available: training in one process instead of 2" in " ".join(capsys.readouterr().err.split())
     monkeypatch.setattr("lingotune.train.cpu_ranks.available_mb", lambda: 20000.0)
     assert cpu_ranks(LORA) == 1  # decided once per run: the warm processes and the step agree
+    monkeypatch.setenv(CPU_RANKS_ENV, "2")
+    assert cpu_ranks(LORA) == 2  # the user's own number stands
 
 
 def test_each_process_takes_a_share_of_the_global_batch(two_cores):

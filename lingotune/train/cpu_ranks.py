@@ -7,8 +7,8 @@ twice the examples in the same time (``docs/measurements/issue11/cpu_ranks_2026-
 quickstart's Trainer took 151.7 s under accelerate's two gloo processes against 182.4 s in one process.
 The cost is memory: each process holds its own model, runtime and activations (the process tree's peak
 ~6.7 GB instead of ~3.9 GB), so ``LINGOTUNE_CPU_RANKS=1`` keeps one process, and so does a machine with
-less than 4 GB available per process when the run starts (a guard, not a model of any recipe's memory:
-the quickstart's processes peak at ~3 GB each).
+less than 4 GB available per process when the run starts, unless ``LINGOTUNE_CPU_RANKS`` says otherwise (a
+guard, not a model of any recipe's memory: the quickstart's processes peak at ~3 GB each).
 
 Only where it pays and stays the same training:
 - LoRA (full fine-tuning would all-reduce every weight's gradient each step and keep a copy of the
@@ -68,7 +68,8 @@ def cpu_ranks(spec: TrainSpec, self_paced: SelfPacedSpec | None = None, optimize
 
     if torch.cuda.is_available():
         return 1
-    return ranks if memory_allows(ranks) else 1
+    chosen = CPU_RANKS_ENV in os.environ  # the user's number stands; the guard is for the default
+    return ranks if chosen or memory_allows(ranks) else 1
 
 
 @functools.cache
