@@ -169,31 +169,38 @@ def test_only_a_run_left_to_train_in_a_process_starts_one_early(tmp_path):
     assert first_training_in_a_process(resumed, None, "process") is None
 
 
+def _alive(process) -> bool:
+    import psutil
+
+    try:
+        return process.status() != psutil.STATUS_ZOMBIE
+    except psutil.NoSuchProcess:
+        return False
+
+
 def test_torchrun_workers_end_with_their_launcher_however_it_ends(tmp_path):
     # the workers sit in sessions of their own (torch.distributed.run's choice): a launcher killed outright
-    # (say, with the run) must not leave them waiting or training
+    # (say, with the run) must not leave them waiting or training, however early it dies
     import signal
 
     import psutil
 
     from lingotune.train.distributed import WarmTrainingProcess
 
-    job = tmp_path / "launch_job.pkl"
-    warm = WarmTrainingProcess(job, 2)
-    launcher = warm._process
-    deadline = time.monotonic() + 30
-
-    def workers():
-        return [p for p in psutil.process_iter(["cmdline", "pid"])
-                if str(job) in " ".join(p.info["cmdline"] or []) and p.info["pid"] != launcher.pid]
-
-    while len(workers()) < 2:
-        assert time.monotonic() < deadline, "torchrun started no workers"
-        time.sleep(0.2)
-    os.kill(launcher.pid, signal.SIGKILL)
-    launcher.wait()
-    deadline = time.monotonic() + 10
-    while workers():
-        assert time.monotonic() < deadline, "a worker outlived its launcher"
-        time.sleep(0.2)
-    warm.close()
+    for settle in (0.0, 3.0):  # killed as the workers start, and once they are importing
+        warm = WarmTrainingProcess(tmp_path / f"job-{settle}.pkl", 2)
+        launcher = psutil.Process(warm._process.pid)
+        deadline = time.monotonic() + 30
+        workers: list = []
+        while len(workers) < 2:  # started: the launcher's children, past exec
+            assert time.monotonic() < deadline, "torchrun started no workers"
+            workers = [p for p in launcher.children() if "torch.distributed.run" not in " ".join(p.cmdline())]
+            time.sleep(0.05)
+        time.sleep(settle)
+        os.kill(launcher.pid, signal.SIGKILL)
+        warm._process.wait()
+        deadline = time.monotonic() + 15
+        while any(_alive(p) for p in workers):
+            assert time.monotonic() < deadline, f"a worker outlived its launcher (killed {settle} s after start)"
+            time.sleep(0.2)
+        warm.close()

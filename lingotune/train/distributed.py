@@ -134,6 +134,7 @@ class WarmTrainingProcess:
 
 GO = b"g"  # one per waiting process (WarmTrainingProcess)
 STOP_GRACE_S = 10.0
+LAUNCHER_NAMES = (b"torch.distributed.run", b"torchrun", b"accelerate")  # what starts workers (their parent)
 
 
 @contextmanager
@@ -162,9 +163,12 @@ def _end_with_launcher() -> None:
     import ctypes
     import signal
 
-    parent = os.getppid()
     ctypes.CDLL(None, use_errno=True).prctl(1, signal.SIGTERM)  # 1: PR_SET_PDEATHSIG
-    if os.getppid() != parent:  # the launcher died while the request was being made
+    try:  # the launcher may have died before that: then the parent is whoever adopted this process
+        parent = Path(f"/proc/{os.getppid()}/cmdline").read_bytes()
+    except OSError:
+        parent = b""
+    if not any(name in parent for name in LAUNCHER_NAMES):
         os.kill(os.getpid(), signal.SIGTERM)
 
 
