@@ -284,8 +284,7 @@ def main() -> None:
         if kind == "lingotune-2cpu":
             from lingotune.train.cpu_ranks import training_command
 
-            launcher, env = training_command([], 2)
-            command = [*launcher[:launcher.index("-m", 2)], __file__, "--worker", kind, *sys.argv[1:]]
+            command, env = training_command(["--worker", kind, *sys.argv[1:]], 2, program=(__file__,))
         started = time.time()
         proc = subprocess.run(command, capture_output=True, text=True, cwd=REPO, env=env)
         line = next((x for x in proc.stdout.splitlines() if x.startswith("RESULT ")), None)

@@ -93,12 +93,16 @@ def rank_spec(spec: TrainSpec, ranks: int) -> TrainSpec:
     return spec.model_copy(update={"batch_size": spec.batch_size // ranks})
 
 
-def training_command(module_args: list[str], ranks: int) -> tuple[list[str], dict[str, str]]:
-    """The command and environment that run ``python -m lingotune.train.distributed ARGS`` in ``ranks``
-    processes (one: a plain Python process)."""
-    module = ["-m", "lingotune.train.distributed", *module_args]
+TRAINING_MODULE = ("-m", "lingotune.train.distributed")
+
+
+def training_command(args: list[str], ranks: int, program: tuple[str, ...] = TRAINING_MODULE,
+                     ) -> tuple[list[str], dict[str, str]]:
+    """The command and environment that run ``python PROGRAM ARGS`` (by default ``-m
+    lingotune.train.distributed``; a script path also works) in ``ranks`` processes (one: a plain Python
+    process)."""
     if ranks <= 1:
-        return [sys.executable, *module], dict(os.environ)
+        return [sys.executable, *program, *args], dict(os.environ)
     env = {**os.environ, "OMP_NUM_THREADS": str(max(1, usable_cores() // ranks))}
     return [sys.executable, "-m", "torch.distributed.run", "--standalone", f"--nproc-per-node={ranks}",
-            *module], env
+            *program, *args], env

@@ -33,6 +33,15 @@ from lingotune.train.label_loss import IGNORE_INDEX, token_losses, unlikelihood_
 BRANCH_COLUMNS = ("branch_ids", "branch_labels", "branch_start")  # a dataset's twin branches (sft._dataset)
 
 
+def row_tokens(dataset) -> list[int]:
+    """Tokens each row of a training dataset computes: its own and its twin branch's, if any (the prompt
+    the branch shares is counted once)."""
+    lengths = [len(ids) for ids in dataset["input_ids"]]
+    if "branch_ids" not in dataset.column_names:
+        return lengths
+    return [n + len(branch) for n, branch in zip(lengths, dataset["branch_ids"], strict=True)]
+
+
 def first_fit_rows(lengths: list[int], capacity: int) -> list[list[int]]:
     """Indices grouped into rows of total length ≤ capacity, longest first (first-fit decreasing)."""
     rows: list[list[int]] = []
@@ -165,13 +174,9 @@ class LabelLossTrainer(Trainer):
 
         dataset = train_dataset if train_dataset is not None else self.train_dataset
         real = len(dataset) - self.pad_rows
-        lengths = [len(ids) for ids in dataset["input_ids"]]
         grouped = self.args.train_sampling_strategy == "group_by_length"
-        order = real_rows_order(self.args, real, lengths if grouped else None)
-        costs = lengths
-        if "branch_ids" in dataset.column_names:  # a twin branch adds its own tokens to its example's row
-            costs = [n + len(branch) for n, branch in zip(lengths, dataset["branch_ids"], strict=True)]
-        steps = StepLayout(costs, self.args.per_device_train_batch_size, self.args.world_size,
+        order = real_rows_order(self.args, real, [len(ids) for ids in dataset["input_ids"]] if grouped else None)
+        steps = StepLayout(row_tokens(dataset), self.args.per_device_train_batch_size, self.args.world_size,
                            self.args.gradient_accumulation_steps)
         return TailPaddedSampler(order, real, self.pad_rows, steps)
 

@@ -94,9 +94,9 @@ def _dataset(examples: list[TokenizedExample], pad_rows: int = 0, pad_token_id: 
 def epoch_tokens(dataset, pad_rows: int = 0) -> int:
     """Tokens an epoch computes: a twin branch's own, not the prompt it shares; not the last ``pad_rows``
     rows (train/rank_padding.py)."""
-    real = len(dataset) - pad_rows
-    branches = dataset["branch_ids"][:real] if "branch_ids" in dataset.column_names else []
-    return sum(len(ids) for ids in dataset["input_ids"][:real]) + sum(len(ids) for ids in branches)
+    from lingotune.train.packing import row_tokens
+
+    return sum(row_tokens(dataset)[:len(dataset) - pad_rows])
 
 
 def grouped_batches(spec: TrainSpec) -> bool:
